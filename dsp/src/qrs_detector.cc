@@ -59,10 +59,14 @@ constexpr double kSearchbackRrFactor = 1.66;
 constexpr double kMaxSearchbackSeconds = 3.0;
 constexpr double kInitialRrSeconds = 0.8;
 constexpr int kRrHistory = 8;
+// Delay from the steepest QRS slope, as the band-pass and slope stages see
+// it, to the annotated R peak; measured on ../shared/data/mitdb (mean offset
+// of matched beats, docs/accuracy.md).
+constexpr double kFiducialDelaySeconds = 0.030;
 // A lead's normalised slope is clipped here so that an artefact in one lead
 // cannot outweigh a clean beat in the others.
 constexpr double kLeadClip = 2.0;
-constexpr bool kNormaliseLeads = false;
+constexpr double kInitialNoiseFactor = 2.0;
 constexpr double kMaxLevelStep = 3.0;
 constexpr double kFailedSearchbackDecay = 0.5;
 // Lead levels stay above this fraction of the largest lead level, so a
@@ -170,6 +174,7 @@ struct QrsDetector::State {
   int learning_len = 1;
   int max_searchback = 1;
   int refractory = 1;
+  std::int64_t fiducial_delay_frames = 0;
 
   // Per lead.
   std::vector<double> boxcar;
@@ -178,7 +183,15 @@ struct QrsDetector::State {
   // Typical |slope| of a QRS in each lead (mV/s): the fusion divides by it
   // so that every lead counts alike whatever its amplitude.
   std::vector<double> lead_level;
+  // Typical largest |slope| between beats in each lead (mV/s): T waves,
+  // noise, artefact. level / noise is the lead's signal-to-noise ratio.
+  std::vector<double> lead_noise;
+  // Share of each lead in the fusion, from its signal-to-noise ratio; sums
+  // to 1.
+  std::vector<double> lead_weight;
   std::vector<double> learning_lead_max;
+  std::vector<double> learning_lead_sum;
+  std::int64_t last_qrs_slope_index = -1;
   int boxcar_fill = 0;
   std::int64_t frames_in = 0;
 
@@ -217,6 +230,10 @@ struct QrsDetector::State {
     for (auto& p : past_bp) p = {0.0, 0.0};
     std::fill(lead_level.begin(), lead_level.end(), 1.0);
     std::fill(learning_lead_max.begin(), learning_lead_max.end(), 0.0);
+    std::fill(learning_lead_sum.begin(), learning_lead_sum.end(), 0.0);
+    std::fill(lead_noise.begin(), lead_noise.end(), 1.0);
+    std::fill(lead_weight.begin(), lead_weight.end(), 1.0 / config.num_leads);
+    last_qrs_slope_index = -1;
     std::fill(lead_slope.begin(), lead_slope.end(), 0.0f);
     boxcar_fill = 0;
     frames_in = 0;
@@ -262,12 +279,13 @@ struct QrsDetector::State {
       past_bp[l][1] = past_bp[l][0];
       past_bp[l][0] = bp;
       slopes[l] = static_cast<float>(slope);
-      if (learning || !kNormaliseLeads) {
+      if (learning) {
         learning_lead_max[l] = std::max(learning_lead_max[l], slope);
+        learning_lead_sum[l] += slope;
         fused_now += slope * slope;
       } else {
         const double r = std::min(slope / lead_level[l], kLeadClip);
-        fused_now += r * r;
+        fused_now += lead_weight[l] * r * r;
       }
     }
     PushDecimated(fused_now, out);
@@ -318,10 +336,10 @@ struct QrsDetector::State {
     }
     p.slope = best_slope;
     p.slope_index = best;
-    // Decimated sample i covers frames [i·D, i·D + D); its centre is the
-    // fiducial, less the band-pass group delay (~2 decimated samples).
+    // Decimated sample i covers frames [i·D, i·D + D); its centre, less the
+    // delay of the band-pass and slope stages, is the fiducial.
     const std::int64_t frame = best * decimation + decimation / 2 -
-                               2 * decimation;
+                               fiducial_delay_frames;
     p.fiducial_frame = std::max<std::int64_t>(0, frame);
     return p;
   }
@@ -336,12 +354,16 @@ struct QrsDetector::State {
 
   void EndLearning(std::vector<QrsDetection>* out) {
     learning = false;
-    for (int l = 0; l < config.num_leads; ++l)
+    for (int l = 0; l < config.num_leads; ++l) {
       lead_level[l] = 0.5 * learning_lead_max[l];
+      lead_noise[l] = kInitialNoiseFactor * learning_lead_sum[l] /
+                      static_cast<double>(std::max<std::int64_t>(1, n));
+    }
     FloorLeadLevels();
+    UpdateLeadWeights();
     // The learning peaks were measured on the raw fusion; re-measure them on
     // the normalised one so that later peaks compare alike.
-    if (kNormaliseLeads) RenormaliseLearning();
+    RenormaliseLearning();
     signal_level = learning_max / 3.0;
     noise_level = 0.5 * learning_sum / static_cast<double>(std::max<std::int64_t>(1, n));
     searchback_from = 0;
@@ -359,9 +381,10 @@ struct QrsDetector::State {
       }
       // An artefact can be many times taller than any QRS; limiting its pull
       // on the signal level keeps the beats after it detectable.
+      const double strength = p.height / Threshold();
       const double capped = std::min(p.height, kMaxLevelStep * signal_level);
       signal_level = 0.125 * capped + 0.875 * signal_level;
-      AcceptBeat(p, out);
+      AcceptBeat(p, strength, out);
       return;
     }
     noise_level = 0.125 * p.height + 0.875 * noise_level;
@@ -388,7 +411,7 @@ struct QrsDetector::State {
       double f = 0;
       for (int l = 0; l < leads; ++l) {
         const double r = std::min(lead_slope[k * leads + l] / lead_level[l], kLeadClip);
-        f += r * r;
+        f += lead_weight[l] * r * r;
       }
       fused[k] = f;
       sum += f;
@@ -403,21 +426,44 @@ struct QrsDetector::State {
     for (Peak& p : learning_peaks) p = MakePeak(p.index, integrated[static_cast<std::size_t>(p.index) & mask]);
   }
 
-  void UpdateLeadLevels(std::int64_t centre) {
+  double LeadMax(int l, std::int64_t from, std::int64_t to) const {
     const int leads = config.num_leads;
-    const int half = std::max(1, integration_len / 2);
-    for (int l = 0; l < leads; ++l) {
-      double peak = 0;
-      for (std::int64_t i = centre - half; i <= centre + half; ++i) {
-        if (i < 0 || i >= n) continue;
-        peak = std::max<double>(peak, lead_slope[(static_cast<std::size_t>(i) & mask) * leads + l]);
-      }
-      lead_level[l] = 0.875 * lead_level[l] + 0.125 * peak;
-    }
-    FloorLeadLevels();
+    from = std::max({from, std::int64_t{0}, n - static_cast<std::int64_t>(mask)});
+    to = std::min(to, n - 1);
+    double peak = 0;
+    for (std::int64_t i = from; i <= to; ++i)
+      peak = std::max<double>(peak, lead_slope[(static_cast<std::size_t>(i) & mask) * leads + l]);
+    return peak;
   }
 
-  void AcceptBeat(const Peak& p, std::vector<QrsDetection>* out) {
+  void UpdateLeadWeights() {
+    double total = 0;
+    for (int l = 0; l < config.num_leads; ++l) {
+      const double snr = lead_level[l] / std::max(lead_noise[l], 1e-6);
+      lead_weight[l] = snr * snr;
+      total += lead_weight[l];
+    }
+    for (double& w : lead_weight) w /= total;
+  }
+
+  void UpdateLeadLevels(std::int64_t centre) {
+    const int half = std::max(1, integration_len / 2);
+    for (int l = 0; l < config.num_leads; ++l) {
+      lead_level[l] = 0.875 * lead_level[l] +
+                      0.125 * LeadMax(l, centre - half, centre + half);
+      if (last_qrs_slope_index >= 0 && centre - last_qrs_slope_index > 4 * half) {
+        lead_noise[l] = 0.875 * lead_noise[l] +
+                        0.125 * LeadMax(l, last_qrs_slope_index + 2 * half,
+                                        centre - 2 * half);
+      }
+    }
+    FloorLeadLevels();
+    UpdateLeadWeights();
+    last_qrs_slope_index = centre;
+  }
+
+  void AcceptBeat(const Peak& p, double strength,
+                  std::vector<QrsDetection>* out) {
     UpdateLeadLevels(p.slope_index);
     if (last_qrs >= 0) {
       const double interval = static_cast<double>(p.index - last_qrs);
@@ -432,7 +478,7 @@ struct QrsDetector::State {
     last_qrs_slope = p.slope;
     searchback_from = p.index;
     noise_peaks.clear();
-    out->push_back(QrsDetection{p.fiducial_frame});
+    out->push_back(QrsDetection{p.fiducial_frame, static_cast<float>(strength)});
   }
 
   void MaybeSearchback(std::vector<QrsDetection>* out) {
@@ -449,12 +495,13 @@ struct QrsDetector::State {
     }
     if (best != nullptr) {
       const Peak found = *best;
+      const double strength = found.height / Threshold();
       signal_level = 0.25 * found.height + 0.75 * signal_level;
       // Peaks after the recovered beat stay candidates for the next round.
       std::vector<Peak> later;
       for (const Peak& p : noise_peaks)
         if (p.index > found.index) later.push_back(p);
-      AcceptBeat(found, out);
+      AcceptBeat(found, strength, out);
       noise_peaks = std::move(later);
     } else {
       // Nothing even at half threshold: the beats may have shrunk (a lead
@@ -497,6 +544,8 @@ Result<QrsDetector> QrsDetector::Create(const QrsDetectorConfig& config) {
   s->twave_window = samples(kTWaveWindowSeconds);
   s->learning_len = samples(kLearningSeconds);
   s->max_searchback = samples(kMaxSearchbackSeconds);
+  s->fiducial_delay_frames =
+      std::lround(kFiducialDelaySeconds * config.sample_rate_hz);
 
   const auto leads = static_cast<std::size_t>(config.num_leads);
   s->boxcar.assign(leads, 0.0);
@@ -505,6 +554,9 @@ Result<QrsDetector> QrsDetector::Create(const QrsDetectorConfig& config) {
   s->past_bp.assign(leads, {0.0, 0.0});
   s->lead_level.assign(leads, 1.0);
   s->learning_lead_max.assign(leads, 0.0);
+  s->learning_lead_sum.assign(leads, 0.0);
+  s->lead_noise.assign(leads, 1.0);
+  s->lead_weight.assign(leads, 1.0 / config.num_leads);
   const std::size_t ring = RoundUpPow2(static_cast<std::size_t>(
       std::max(2 * (s->peak_half_window + s->integration_len) + 8,
                s->learning_len + 2)));

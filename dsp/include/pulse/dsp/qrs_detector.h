@@ -31,6 +31,10 @@ struct QrsDetectorConfig {
 
 struct QrsDetection {
   std::int64_t sample = 0;  // frame index of the QRS fiducial (R peak area)
+  // Integrated height over the detection threshold in force when the beat
+  // was accepted: ≥ 1 for a direct detection, 0.5..1 for a beat recovered by
+  // searchback. A rough confidence; larger is surer.
+  float strength = 0.0f;
 };
 
 class QrsDetector {
