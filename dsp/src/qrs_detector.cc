@@ -86,6 +86,13 @@ struct Biquad {
     return y;
   }
   void Clear() { s1 = s2 = 0; }
+  // Sets the state a constant input `x` would have left, so that a record
+  // starting far from 0 mV does not begin with a step (and a false beat).
+  void SettleAt(double x) {
+    const double y = x * (b0 + b1 + b2) / (1.0 + a1 + a2);
+    s2 = b2 * x - a2 * y;
+    s1 = b1 * x - a1 * y + s2;
+  }
 };
 
 // RBJ Audio EQ Cookbook low/high-pass, Q = 1/sqrt(2) (Butterworth).
@@ -274,6 +281,7 @@ struct QrsDetector::State {
     for (int l = 0; l < leads; ++l) {
       const double x = boxcar[l] * inv_d;
       boxcar[l] = 0;
+      if (n == 0) highpass[l].SettleAt(x);
       const double bp = lowpass[l].Step(highpass[l].Step(x));
       const double slope = std::fabs(bp - past_bp[l][1]) * (rate_hz * 0.5);
       past_bp[l][1] = past_bp[l][0];
@@ -421,6 +429,10 @@ struct QrsDetector::State {
       total_m += integrated[k];
     }
     integration_sum = std::max(0.0, sum);
+    // The sliding maximum still holds raw-scale values; refill it.
+    window_max.Clear();
+    for (std::int64_t i = std::max(first, n - 2 * peak_half_window - 1); i < n; ++i)
+      window_max.Push(i, integrated[static_cast<std::size_t>(i) & mask]);
     learning_max = max_m;
     learning_sum = total_m;
     for (Peak& p : learning_peaks) p = MakePeak(p.index, integrated[static_cast<std::size_t>(p.index) & mask]);
