@@ -56,12 +56,18 @@ struct RecordHeader {
   double sampling_frequency_hz = 250.0;  // WFDB default when absent
   std::int64_t num_frames = 0;           // samples per signal; 0 = unknown
   std::vector<SignalSpec> signals;
-  std::vector<std::string> comments;  // '#' lines, without the '#'
+  std::vector<std::string> comments;  // '#' lines, without the '#' (and
+                                      // CR); the rest is kept verbatim
 };
 
 // Parses the text of a `.hea` file. Multi-segment headers ("name/2 ...")
 // are kUnsupported; malformed numbers or missing fields are kCorruption
-// naming the line and field.
+// naming the line and field ("line 2 (signal 0), gain: 'x' is not a finite
+// number"). Stricter than WFDB, which reads garbage as 0: every numeric
+// field must be a whole number, the signal count 0..4096, the frame count
+// 0..1e12 and the frequency in (0, 1e6] Hz; a non-comment line after the
+// declared signal lines is an error. Comments ('#' lines) may appear
+// anywhere; the record line's base time and date are ignored.
 Result<RecordHeader> ParseHeader(std::string_view text);
 
 // Streaming decoder from a signal file's bytes to samples in file order
@@ -79,8 +85,15 @@ class SignalDecoder {
             std::vector<std::int16_t>* samples);
 
   // Bytes held back because they do not yet complete a sample (or, for 212,
-  // a packed pair). Non-zero at end of file means a truncated file.
+  // a packed pair). Non-zero at end of file means a truncated file, except
+  // for the case Finish() handles.
   std::size_t pending_bytes() const { return pending_size_; }
+
+  // Call at end of input. Format 212 stores an odd final sample in the
+  // first 2 bytes of a pair (WFDB writes no third byte for it); Finish()
+  // appends that sample. Returns the bytes still held back afterwards,
+  // which can never form a sample: 0 unless the input was truncated.
+  std::size_t Finish(std::vector<std::int16_t>* samples);
 
  private:
   explicit SignalDecoder(int format) : format_(format) {}
@@ -114,18 +127,28 @@ struct Annotation {
   std::string aux;  // e.g. "(AFIB" on rhythm annotations; may be empty
 };
 
-// True for codes that mark a QRS complex (WFDB's isqrs(): N L R a V F J A S E
-// j / Q e n f r ...).
+// True for codes that mark a QRS complex, exactly WFDB's isqrs() table
+// (lib/ecgmap.h): N L R a V F J A S E j / Q, plus B (25), ? (30, beat not
+// classified during learning), ! (31, ventricular flutter wave), e n f r.
 bool IsBeat(AnnotationCode code);
 
-// WFDB mnemonic of `code`: "N", "V", "+", "(", ")", ... ; "?" if unassigned.
+// WFDB mnemonic of `code` (annstr() of lib/annot.c): "N", "V", "+", "(",
+// ")", ...; codes without a mnemonic below 50 read "[15]", "[42]" etc.;
+// values above 49 (never produced by ParseAnnotations) read "[invalid]".
 std::string_view Mnemonic(AnnotationCode code);
 
 // Parses a whole MIT-format annotation file. Returns kCorruption naming the
-// byte offset for codes out of range, a truncated SKIP or AUX field, or data
-// after the end marker that is not padding. Times are cumulative, so a file
-// without an end marker is accepted up to its last complete annotation only
-// if it ends on a word boundary.
+// byte offset for codes out of range (50..58), a truncated SKIP or AUX field,
+// a SUB or AUX before any annotation, an annotation time before sample 0, or
+// data after the end marker that is not zero padding. Times are cumulative,
+// so a file without an end marker is accepted up to its last complete
+// annotation only if it ends on a word boundary.
+//
+// As in WFDB's getann(): SUB, CHN, NUM and AUX words apply to the annotation
+// they follow; `channel` and `num` then carry over to later annotations
+// until changed, `subtype` and `aux` do not. `aux` ends at its first NUL
+// byte (MIT files pad "(N" to "(N\0"). Code 0 with a non-zero interval is a
+// kNotQrs annotation, not the end marker.
 Result<std::vector<Annotation>> ParseAnnotations(
     std::span<const std::uint8_t> bytes);
 

@@ -42,9 +42,16 @@ struct Record {
 Result<RecordHeader> ReadHeaderFile(const std::filesystem::path& record);
 
 // Reads the header and the signal file(s). Requires every signal in one file
-// with one format (kUnsupported otherwise). A signal file shorter than the
-// header's frame count is kCorruption ("101.dat: truncated: 650000 frames
-// expected, 649000 present"); header checksums, when present, are verified.
+// with one format, one sample per frame and no skew (kUnsupported
+// otherwise), the file named plainly beside the header (no absolute path,
+// no "..", kUnsupported), and present (kNotFound naming both files). A
+// signal file shorter than the header's frame count is kCorruption
+// ("101.dat: truncated: 650000 frames expected, 649000 present"); bytes
+// past it are ignored. A frame count of 0 (unknown) takes every whole frame
+// in the file, and `header.num_frames` of the result is then that count.
+// Header checksums, when present and the frame count is known, are
+// verified (kCorruption naming the signal). The whole file is read at once:
+// a 30-minute MIT-BIH record takes a few milliseconds.
 Result<Record> ReadRecord(const std::filesystem::path& record);
 
 // Reads "<record>.<annotator>", e.g. annotator "atr" or "ii".
