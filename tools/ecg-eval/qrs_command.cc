@@ -3,6 +3,7 @@
 //
 // The detector always runs over the whole record (it may learn during the
 // first minutes); --from only sets where scoring starts, as bxb's -f does.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -31,7 +32,8 @@ constexpr std::string_view kCommand = "qrs";
 
 constexpr std::string_view kHelp =
     R"(Usage: ecg-eval qrs [--db DIR] [--records 101,106,...] [--from SECONDS]
-                    [--window-ms MS] [--json] [--mismatches]
+                    [--window-ms MS] [--annotator NAME] [--annotated-span]
+                    [--json] [--mismatches]
 
 Runs the QRS detector over every record of DIR that has a header (.hea) and
 reference annotations (.atr), feeding all its leads in millivolts, and scores
@@ -51,6 +53,11 @@ Options:
   --from SECONDS       start of scoring (default 300, EC57's 5 minutes;
                        0 scores the whole record)
   --window-ms MS       match window, 0 to 1000 (default 150)
+  --annotator NAME     reference annotation file extension (default atr;
+                       e.g. ii for LUDB's lead II annotations)
+  --annotated-span     score only from the first to the last reference
+                       annotation (± the window), for databases such as LUDB
+                       whose annotations cover part of each record
   --json               print the results as JSON instead of a table
   --mismatches         also list every FN and FP (sample and time)
   -h, --help           show this help
@@ -61,7 +68,8 @@ Exit status: 0 success, 1 data error, 2 usage error.
 constexpr OptionSpec kOptions[] = {
     {"--help", false},       {"--db", true},        {"--records", true},
     {"--from", true},        {"--window-ms", true}, {"--json", false},
-    {"--mismatches", false},
+    {"--mismatches", false}, {"--annotator", true},
+    {"--annotated-span", false},
 };
 
 struct Settings {
@@ -69,6 +77,8 @@ struct Settings {
   std::vector<std::string> records;  // empty = every annotated record
   double from_seconds = 300.0;
   double window_ms = 150.0;
+  std::string annotator = "atr";
+  bool annotated_span = false;
   bool json = false;
   bool mismatches = false;
 };
@@ -128,6 +138,19 @@ Result<Settings> ParseSettings(const ParsedArgs& args) {
     if (!window) return Fail(window.error());
     settings.window_ms = *window;
   }
+  if (auto text = args.Value("--annotator")) {
+    const bool plain = !text->empty() && text->size() <= 16 &&
+        text->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+            std::string::npos;
+    if (!plain) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--annotator: '" + *text +
+                      "' is not a plain annotator name (letters, digits, _)");
+    }
+    settings.annotator = *text;
+  }
+  settings.annotated_span = args.Has("--annotated-span");
   settings.json = args.Has("--json");
   settings.mismatches = args.Has("--mismatches");
   return settings;
@@ -141,7 +164,7 @@ Result<RecordScore> ScoreRecord(const Settings& settings,
   const fs::path path = settings.db / name;
   auto record = dsp::wfdb::ReadRecord(path);
   if (!record) return Fail(record.error());
-  auto reference = dsp::wfdb::ReadAnnotationFile(path, "atr");
+  auto reference = dsp::wfdb::ReadAnnotationFile(path, settings.annotator);
   if (!reference) return Fail(reference.error());
 
   RecordScore score;
@@ -161,6 +184,14 @@ Result<RecordScore> ScoreRecord(const Settings& settings,
   options.score_from_sample =
       SecondsToFrames(settings.from_seconds, score.sample_rate_hz);
   options.score_to_sample = frames;  // bxb's default end: the record length
+  if (settings.annotated_span && !reference->empty()) {
+    const std::int64_t window =
+        SecondsToFrames(options.match_window_seconds, score.sample_rate_hz);
+    options.score_from_sample = std::max(
+        options.score_from_sample, reference->front().sample - window);
+    options.score_to_sample =
+        std::min(frames, reference->back().sample + window + 1);
+  }
   score.counts =
       dsp::MatchBeats(*reference, detection->beats, options,
                       settings.mismatches ? &score.mismatches : nullptr);
@@ -184,10 +215,12 @@ std::string TextReport(const Settings& settings,
                        const Totals& totals) {
   std::string text = Format(
       "QRS detection, EC57 beat-by-beat (WFDB bxb rules): %s, %zu record%s\n"
-      "scored from %s s to the end of each record, match window %s ms\n\n",
+      "reference %s; scored from %s s to the end of each record%s, match "
+      "window %s ms\n\n",
       settings.db.string().c_str(), scores.size(),
-      scores.size() == 1 ? "" : "s",
+      scores.size() == 1 ? "" : "s", settings.annotator.c_str(),
       Format("%g", settings.from_seconds).c_str(),
+      settings.annotated_span ? " (within the annotated span)" : "",
       Format("%g", settings.window_ms).c_str());
   text += "Record   Ref beats       TP      FN      FP     Se %     +P %\n";
   for (const RecordScore& s : scores) text += CountsRow(s.name, s.counts);
@@ -245,6 +278,8 @@ std::string JsonReport(const Settings& settings,
   j["db"] = settings.db.string();
   j["from_seconds"] = settings.from_seconds;
   j["window_ms"] = settings.window_ms;
+  j["annotator"] = settings.annotator;
+  j["annotated_span"] = settings.annotated_span;
   j["rules"] = "ANSI/AAMI EC57 beat-by-beat, WFDB bxb";
   auto& records = j["records"] = nlohmann::ordered_json::array();
   for (const RecordScore& s : scores) {
@@ -297,14 +332,15 @@ int RunQrsCommand(std::span<const std::string> args, std::FILE* out,
   const auto start = Clock::now();
   std::vector<std::string> names = settings->records;
   if (names.empty()) {
-    auto listed = ListAnnotatedRecords(settings->db);
+    auto listed = ListAnnotatedRecords(settings->db, settings->annotator);
     if (!listed) return DataError(err, kCommand, listed.error());
     if (listed->empty()) {
       return DataError(
           err, kCommand,
           Error(ErrorCode::kNotFound,
                 settings->db.string() +
-                    ": no annotated records (a .hea with an .atr beside it)"));
+                    ": no annotated records (a .hea with a ." +
+                    settings->annotator + " beside it)"));
     }
     names = std::move(*listed);
   }

@@ -25,7 +25,8 @@ fs::path DefaultDataDir() {
   return fs::path(PULSE_ECG_EVAL_DATA_DIR).lexically_normal();
 }
 
-Result<std::vector<std::string>> ListAnnotatedRecords(const fs::path& dir) {
+Result<std::vector<std::string>> ListAnnotatedRecords(const fs::path& dir,
+                                                      std::string_view annotator) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return Fail(ErrorCode::kNotFound, dir.string() + ": no such folder");
@@ -38,9 +39,11 @@ Result<std::vector<std::string>> ListAnnotatedRecords(const fs::path& dir) {
   for (const fs::directory_entry& entry : it) {
     const fs::path& path = entry.path();
     if (path.extension() != ".hea") continue;
-    fs::path atr = path;
-    atr.replace_extension(".atr");
-    if (fs::is_regular_file(atr, ec)) names.push_back(path.stem().string());
+    fs::path annotations = path;
+    annotations.replace_extension("." + std::string(annotator));
+    if (fs::is_regular_file(annotations, ec)) {
+      names.push_back(path.stem().string());
+    }
   }
   std::sort(names.begin(), names.end());
   return names;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pulse/base/result.h"
@@ -30,9 +31,10 @@ inline constexpr std::int64_t kChunkFrames = 4096;
 std::filesystem::path DefaultDataDir();
 
 // Names (without extension) of the records in `dir` that have both a .hea
-// and an .atr file, sorted. kNotFound when `dir` is not a folder.
+// and a reference annotation file "<name>.<annotator>", sorted. kNotFound
+// when `dir` is not a folder.
 Result<std::vector<std::string>> ListAnnotatedRecords(
-    const std::filesystem::path& dir);
+    const std::filesystem::path& dir, std::string_view annotator = "atr");
 
 // Rounds `seconds` to the nearest frame at `rate_hz`, as WFDB's strtim().
 std::int64_t SecondsToFrames(double seconds, double rate_hz);
