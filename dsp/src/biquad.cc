@@ -148,30 +148,35 @@ double ButterworthSectionQ(int order, int section) {
   return 1.0 / (2.0 * std::cos(theta));
 }
 
-Result<std::vector<BiquadCoefficients>> DesignButterworthLowPass(
-    double sample_rate_hz, double cutoff_hz, int order) {
+namespace {
+
+using SectionDesign = Result<BiquadCoefficients> (*)(double, double, double);
+
+// An order-N Butterworth filter as N/2 sections of `design` sharing one
+// cutoff, with the section Q values of ButterworthSectionQ().
+Result<std::vector<BiquadCoefficients>> DesignButterworth(
+    SectionDesign design, double sample_rate_hz, double cutoff_hz, int order) {
   if (Status s = CheckOrder(order); !s) return Fail(s.error());
   std::vector<BiquadCoefficients> sections;
   for (int k = 0; k < order / 2; ++k) {
-    Result<BiquadCoefficients> section = DesignLowPass(
-        sample_rate_hz, cutoff_hz, ButterworthSectionQ(order, k));
+    Result<BiquadCoefficients> section =
+        design(sample_rate_hz, cutoff_hz, ButterworthSectionQ(order, k));
     if (!section) return Fail(section.error());
     sections.push_back(*section);
   }
   return sections;
 }
 
+}  // namespace
+
+Result<std::vector<BiquadCoefficients>> DesignButterworthLowPass(
+    double sample_rate_hz, double cutoff_hz, int order) {
+  return DesignButterworth(&DesignLowPass, sample_rate_hz, cutoff_hz, order);
+}
+
 Result<std::vector<BiquadCoefficients>> DesignButterworthHighPass(
     double sample_rate_hz, double cutoff_hz, int order) {
-  if (Status s = CheckOrder(order); !s) return Fail(s.error());
-  std::vector<BiquadCoefficients> sections;
-  for (int k = 0; k < order / 2; ++k) {
-    Result<BiquadCoefficients> section = DesignHighPass(
-        sample_rate_hz, cutoff_hz, ButterworthSectionQ(order, k));
-    if (!section) return Fail(section.error());
-    sections.push_back(*section);
-  }
-  return sections;
+  return DesignButterworth(&DesignHighPass, sample_rate_hz, cutoff_hz, order);
 }
 
 bool IsStable(const BiquadCoefficients& section) {

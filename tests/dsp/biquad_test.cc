@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "support/sine_response.h"
+
 namespace pulse::dsp {
 namespace {
 
@@ -36,60 +38,9 @@ unsigned TestSeed() {
 
 double Db(double magnitude) { return 20.0 * std::log10(magnitude); }
 
-// Slowest pole radius of the cascade; its transient decays as r^n.
-double MaxPoleRadius(std::span<const BiquadCoefficients> sections) {
-  double max_radius = 0.0;
-  for (const BiquadCoefficients& c : sections) {
-    const double disc = c.a1 * c.a1 - 4.0 * c.a2;
-    if (disc < 0.0) {
-      max_radius = std::max(max_radius, std::sqrt(c.a2));
-    } else {
-      const double root = std::sqrt(disc);
-      max_radius = std::max({max_radius, std::abs((-c.a1 + root) / 2.0),
-                             std::abs((-c.a1 - root) / 2.0)});
-    }
-  }
-  return max_radius;
-}
-
-// Frames after which the start-up transient is below 1e-9 of its initial
-// size.
-std::size_t SettlingFrames(std::span<const BiquadCoefficients> sections) {
-  return static_cast<std::size_t>(
-      std::ceil(std::log(1e-9) / std::log(MaxPoleRadius(sections))));
-}
-
-// Least-squares fit of y[n] = c + a cos(w n0) + b sin(w n0) over `y`, where
-// n0 counts from `first_index`; returns the amplitude sqrt(a^2 + b^2). The
-// constant absorbs what is left of a DC transient.
-double FittedAmplitude(std::span<const float> y, std::size_t first_index,
-                       double w) {
-  double m[3][3] = {};
-  double v[3] = {};
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    const double phase = w * static_cast<double>(first_index + i);
-    const double basis[3] = {1.0, std::cos(phase), std::sin(phase)};
-    for (int r = 0; r < 3; ++r) {
-      v[r] += basis[r] * y[i];
-      for (int c = 0; c < 3; ++c) m[r][c] += basis[r] * basis[c];
-    }
-  }
-  // Gaussian elimination; the normal matrix is symmetric positive definite.
-  for (int p = 0; p < 3; ++p) {
-    for (int r = p + 1; r < 3; ++r) {
-      const double f = m[r][p] / m[p][p];
-      for (int c = p; c < 3; ++c) m[r][c] -= f * m[p][c];
-      v[r] -= f * v[p];
-    }
-  }
-  double x[3];
-  for (int r = 2; r >= 0; --r) {
-    double s = v[r];
-    for (int c = r + 1; c < 3; ++c) s -= m[r][c] * x[c];
-    x[r] = s / m[r][r];
-  }
-  return std::hypot(x[1], x[2]);
-}
+using ::pulse::testing::FittedAmplitude;
+using ::pulse::testing::MaxPoleRadius;
+using ::pulse::testing::SettlingFrames;
 
 // Runs a unit sinusoid at `frequency_hz` through `cascade` (channel 0 of 1)
 // with ProcessBlock and returns the steady-state output amplitude.
@@ -105,8 +56,7 @@ double MeasuredGain(BiquadCascade& cascade, double sample_rate_hz,
   }
   cascade.Reset();
   cascade.ProcessBlock(signal, signal);
-  return FittedAmplitude(std::span<const float>(signal).subspan(settle),
-                         settle, w);
+  return FittedAmplitude(signal, 1, settle, signal.size() - settle, 0, w);
 }
 
 std::vector<float> RandomSignal(std::mt19937& rng, std::size_t size) {

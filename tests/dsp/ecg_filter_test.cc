@@ -34,6 +34,8 @@
 #include <tuple>
 #include <vector>
 
+#include "support/sine_response.h"
+
 // Counts every global allocation of this test program, so that the
 // no-allocation contract of the processing calls can be checked directly.
 namespace {
@@ -88,57 +90,11 @@ EcgFilterChain MakeChain(const EcgFilterConfig& config) {
   return std::move(chain).value();  // throws, failing the test, on error
 }
 
-double MaxPoleRadius(std::span<const BiquadCoefficients> sections) {
-  double max_radius = 0.0;
-  for (const BiquadCoefficients& c : sections) {
-    const double disc = c.a1 * c.a1 - 4.0 * c.a2;
-    if (disc < 0.0) {
-      max_radius = std::max(max_radius, std::sqrt(c.a2));
-    } else {
-      const double root = std::sqrt(disc);
-      max_radius = std::max({max_radius, std::abs((-c.a1 + root) / 2.0),
-                             std::abs((-c.a1 - root) / 2.0)});
-    }
-  }
-  return max_radius;
-}
+using ::pulse::testing::FittedAmplitude;
 
 // Frames until the start-up transient is below 1e-9 of its initial size.
 std::size_t SettlingFrames(const EcgFilterChain& chain) {
-  return static_cast<std::size_t>(
-      std::ceil(std::log(1e-9) / std::log(MaxPoleRadius(chain.sections()))));
-}
-
-// Least-squares amplitude of a sinusoid of angular frequency `w` (rad per
-// frame) plus a constant in samples first_index, first_index + stride, ...
-double FittedAmplitude(std::span<const float> y, std::size_t stride,
-                       std::size_t first_frame, std::size_t num_frames,
-                       std::size_t channel, double w) {
-  double m[3][3] = {};
-  double v[3] = {};
-  for (std::size_t i = 0; i < num_frames; ++i) {
-    const double phase = w * static_cast<double>(first_frame + i);
-    const double basis[3] = {1.0, std::cos(phase), std::sin(phase)};
-    const double sample = y[(first_frame + i) * stride + channel];
-    for (int r = 0; r < 3; ++r) {
-      v[r] += basis[r] * sample;
-      for (int c = 0; c < 3; ++c) m[r][c] += basis[r] * basis[c];
-    }
-  }
-  for (int p = 0; p < 3; ++p) {
-    for (int r = p + 1; r < 3; ++r) {
-      const double f = m[r][p] / m[p][p];
-      for (int c = p; c < 3; ++c) m[r][c] -= f * m[p][c];
-      v[r] -= f * v[p];
-    }
-  }
-  double x[3];
-  for (int r = 2; r >= 0; --r) {
-    double s = v[r];
-    for (int c = r + 1; c < 3; ++c) s -= m[r][c] * x[c];
-    x[r] = s / m[r][r];
-  }
-  return std::hypot(x[1], x[2]);
+  return ::pulse::testing::SettlingFrames(chain.sections());
 }
 
 // Feeds a 1 mV sinusoid at `frequency_hz` to every channel of a fresh copy
