@@ -243,5 +243,39 @@ TEST(QrsDetectorTest, RecoversWhenTheBeatsShrinkSuddenly) {
   ExpectFindsEveryBeat(tail, tail_found, 360.0);
 }
 
+TEST(QrsDetectorTest, FindsEveryBeatAgainAfterANoiseBurst) {
+  // 8 s of heavy muscle-like noise (1 mV RMS, several times the QRS slope
+  // energy) in every lead: within a few seconds after it the detector must
+  // have re-adapted and find every beat, with no false detections.
+  SyntheticEcg ecg = MakeEcg(500.0, 2, 70.0, 90.0, 0.01, 21);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  const std::size_t burst_begin = 30 * 500 * 2;
+  const std::size_t burst_end = 38 * 500 * 2;
+  for (std::size_t i = burst_begin; i < burst_end; ++i) {
+    ecg.interleaved_mv[i] += noise(rng);
+  }
+  auto detector = QrsDetector::Create({500.0, 2}).value();
+  const auto out = DetectAll(detector, ecg.interleaved_mv, 250);
+  const std::int64_t settle = 38 * 500 + 5 * 500;
+  SyntheticEcg tail;
+  for (std::int64_t b : ecg.beats)
+    if (b >= settle + 25) tail.beats.push_back(b);
+  std::vector<QrsDetection> tail_found;
+  for (const QrsDetection& d : out)
+    if (d.sample >= settle) tail_found.push_back(d);
+  ExpectFindsEveryBeat(tail, tail_found, 500.0);
+}
+
+TEST(QrsDetectorTest, LatencyBoundIsAboutThreeSecondsAtEveryRate) {
+  for (double rate : {80.0, 360.0, 500.0, 1000.0}) {
+    auto detector = QrsDetector::Create({rate, 1}).value();
+    const double seconds =
+        static_cast<double>(detector.max_latency_frames()) / rate;
+    EXPECT_GE(seconds, 3.0) << rate;
+    EXPECT_LE(seconds, 3.3) << rate;
+  }
+}
+
 }  // namespace
 }  // namespace pulse::dsp

@@ -3,8 +3,13 @@
 // Feed interleaved frames (one sample per lead, millivolts) in chunks of any
 // size; beats come out as sample indices counted from the first frame fed
 // after Create() or Reset(). The output is identical for any chunking of the
-// same input (a tested property). Detections are final when emitted and are
-// emitted at most `max_latency_frames()` frames after the frame they mark.
+// same input (a tested property). Detections are final when emitted, in
+// ascending order, and are emitted at most `max_latency_frames()` frames
+// after the frame they mark: about 3.1 s at every rate (a beat is usually
+// out 0.25 s after it; the bound is set by the searchback for missed beats
+// and by the first 2 s, which are held back to learn signal levels).
+//
+// Accuracy on MIT-BIH (EC57): Se 99.79 %, +P 99.76 % — docs/accuracy.md.
 //
 // Design and references: see the comment at the top of qrs_detector.cc.
 //
