@@ -6,7 +6,7 @@
 // same input (a tested property). Detections are final when emitted, in
 // ascending order, and are emitted at most `max_latency_frames()` frames
 // after the frame they mark: about 3.1 s at every rate (a beat is usually
-// out 0.25 s after it; the bound is set by the searchback for missed beats
+// out about 0.3 s after it; the bound is set by the searchback for missed beats
 // and by the first 2 s, which are held back to learn signal levels).
 //
 // Accuracy on MIT-BIH (EC57): Se 99.79 %, +P 99.76 % — docs/accuracy.md.
