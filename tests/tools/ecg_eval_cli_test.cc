@@ -172,6 +172,12 @@ TEST_F(EcgEvalCliTest, BadNumbersAreUsageErrorsNamingTheOption) {
               {"--beats: -1 is out of range"});
   ExpectError(Run({"analyze", "--from", "20", "--to", "10"}), kUsageError,
               {"--to 10 must be after --from 20"});
+  ExpectError(Run({"qrs", "--decimate", "1.5"}), kUsageError,
+              {"--decimate: '1.5' is not a whole number"});
+  ExpectError(Run({"qrs", "--decimate", "0"}), kUsageError,
+              {"--decimate: 0 is out of range"});
+  ExpectError(Run({"qrs", "--annotator", "../atr"}), kUsageError,
+              {"--annotator: '../atr' is not a plain annotator name"});
 }
 
 TEST_F(EcgEvalCliTest, MissingRecordIsDataErrorNamingTheFile) {
