@@ -29,6 +29,10 @@ enum class ErrorCode {
   kIoError = 4,          // the operating system refused a read or write
   kUnsupported = 5,      // well-formed input this build cannot handle
   kOutOfRange = 6,       // a read past the end of the available data
+  kPermissionDenied = 7,  // a credential (passphrase, password) was refused
+  kAlreadyExists = 8,     // refusing to replace something that exists
+  kBusy = 9,              // another connection holds a lock; retry later
+  kConstraint = 10,       // a write broke a UNIQUE/NOT NULL/CHECK/FK rule
 };
 
 // Short lower-case name of `code`, e.g. "corruption".
@@ -40,6 +44,10 @@ constexpr std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIoError: return "I/O error";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kOutOfRange: return "out of range";
+    case ErrorCode::kBusy: return "busy";
+    case ErrorCode::kConstraint: return "constraint violation";
+    case ErrorCode::kPermissionDenied: return "permission denied";
+    case ErrorCode::kAlreadyExists: return "already exists";
   }
   return "unknown error";
 }
