@@ -87,7 +87,7 @@ TEST_F(HlcTest, StallingWallClockCountsUp) {
 }
 
 TEST_F(HlcTest, CounterOverflowCarriesIntoPhysical) {
-  clock_.Seed(Make(kT0, 0xfffe));
+  ASSERT_TRUE(clock_.Seed(Make(kT0, 0xfffe)));
   EXPECT_EQ(clock_.Now(), Make(kT0, 0xffff));
   EXPECT_EQ(clock_.Now(), Make(kT0 + 1, 0));  // 1 ms ahead of the wall
   EXPECT_EQ(clock_.Now(), Make(kT0 + 1, 1));
@@ -108,7 +108,7 @@ TEST_F(HlcTest, FullMillisecondOfEventsStaysUnique) {
 TEST_F(HlcTest, ObserveRemoteAheadAdoptsItsPhysicalTime) {
   clock_.Now();
   const Hlc remote = Make(kT0 + 60'000, 7);
-  const Hlc got = clock_.Observe(remote);
+  const Hlc got = clock_.Observe(remote).value();
   EXPECT_EQ(got, Make(kT0 + 60'000, 8));
   EXPECT_GT(clock_.Now(), remote);
   EXPECT_EQ(clock_.Now(), Make(kT0 + 60'000, 10));
@@ -117,30 +117,30 @@ TEST_F(HlcTest, ObserveRemoteAheadAdoptsItsPhysicalTime) {
 TEST_F(HlcTest, ObserveRemoteBehindKeepsOurs) {
   clock_.Now();
   clock_.Now();  // (kT0, 1)
-  const Hlc got = clock_.Observe(Make(kT0 - 5'000, 40));
+  const Hlc got = clock_.Observe(Make(kT0 - 5'000, 40)).value();
   EXPECT_EQ(got, Make(kT0, 2));
 }
 
 TEST_F(HlcTest, ObserveSamePhysicalTakesLargerCounter) {
   clock_.Now();  // (kT0, 0)
-  EXPECT_EQ(clock_.Observe(Make(kT0, 9)), Make(kT0, 10));
-  EXPECT_EQ(clock_.Observe(Make(kT0, 3)), Make(kT0, 11));
+  EXPECT_EQ(clock_.Observe(Make(kT0, 9)).value(), Make(kT0, 10));
+  EXPECT_EQ(clock_.Observe(Make(kT0, 3)).value(), Make(kT0, 11));
 }
 
 TEST_F(HlcTest, ObserveWhenWallClockIsAheadOfBoth) {
   clock_.Now();
   wall_.Advance(1000);
-  EXPECT_EQ(clock_.Observe(Make(kT0 + 10, 5)), Make(kT0 + 1000, 0));
+  EXPECT_EQ(clock_.Observe(Make(kT0 + 10, 5)).value(), Make(kT0 + 1000, 0));
 }
 
 TEST_F(HlcTest, ObserveAtCounterLimitCarries) {
-  EXPECT_EQ(clock_.Observe(Make(kT0 + 50, 0xffff)), Make(kT0 + 51, 0));
+  EXPECT_EQ(clock_.Observe(Make(kT0 + 50, 0xffff)).value(), Make(kT0 + 51, 0));
 }
 
 TEST_F(HlcTest, RestartFromPersistedSeedNeverGoesBackwards) {
   // A replica ran ahead (it observed a remote clock), persisted its
   // high-water mark, and restarts on a machine whose clock went back a day.
-  const Hlc high_water = clock_.Observe(Make(kT0 + 30'000, 3));
+  const Hlc high_water = clock_.Observe(Make(kT0 + 30'000, 3)).value();
   wall_.Set(kT0 - 24 * 3600 * 1000);
   HybridClock restarted(HybridClock::Options{&wall_, high_water});
   EXPECT_EQ(restarted.Last(), high_water);
@@ -150,10 +150,28 @@ TEST_F(HlcTest, RestartFromPersistedSeedNeverGoesBackwards) {
 }
 
 TEST_F(HlcTest, SeedOnlyRaises) {
-  clock_.Seed(Make(kT0 + 100, 0));
-  clock_.Seed(Make(kT0 - 100, 0));
+  ASSERT_TRUE(clock_.Seed(Make(kT0 + 100, 0)));
+  ASSERT_TRUE(clock_.Seed(Make(kT0 - 100, 0)));
   EXPECT_EQ(clock_.Last(), Make(kT0 + 100, 0));
   EXPECT_EQ(clock_.Now(), Make(kT0 + 100, 1));
+}
+
+TEST_F(HlcTest, StampsAtTheEndOfTimeAreRefusedNotFatal) {
+  // A corrupt or hostile stamp (year 6429) must be an error for the caller
+  // to report, not a crash, and must leave the clock as it was.
+  const Hlc before = clock_.Now();
+  const Hlc hostile = Hlc::FromPacked(Hlc::kMaxPacked).value();
+  const Hlc at_limit = Hlc::FromPacked(HybridClock::kObserveLimit).value();
+  for (const Hlc stamp : {hostile, at_limit}) {
+    auto observed = clock_.Observe(stamp);
+    ASSERT_FALSE(observed.has_value());
+    EXPECT_EQ(observed.error().code(), ErrorCode::kOutOfRange);
+    EXPECT_FALSE(clock_.Seed(stamp).has_value());
+    EXPECT_EQ(clock_.Last(), before);
+  }
+  const Hlc below = Hlc::FromPacked(HybridClock::kObserveLimit - 1).value();
+  EXPECT_GT(clock_.Observe(below).value(), below);
+  EXPECT_GT(clock_.Now(), below);  // and the clock still runs
 }
 
 TEST_F(HlcTest, WallClockBeforeEpochIsClamped) {
@@ -178,7 +196,7 @@ TEST_F(HlcTest, RacingThreadsGetUniqueIncreasingValues) {
         if (t == 0 && i % 97 == 0) wall_.Advance(1);
         if (t == 1 && i % 1000 == 0) wall_.Advance(-3600 * 1000);  // jumps
         if (t == 2 && i % 500 == 0) {
-          got[t].push_back(clock_.Observe(Make(kT0 + i, 3)));
+          got[t].push_back(clock_.Observe(Make(kT0 + i, 3)).value());
         }
       }
     });

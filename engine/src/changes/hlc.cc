@@ -9,8 +9,11 @@
 #include "pulse/engine/hlc.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 
 namespace pulse::engine {
 namespace {
@@ -106,22 +109,44 @@ DriftVerdict CheckClockSkew(std::chrono::system_clock::time_point remote_now,
 }
 
 HybridClock::HybridClock(const Options& options)
-    : wall_clock_(options.wall_clock), last_(options.seed.packed()) {}
+    : wall_clock_(options.wall_clock), last_(options.seed.packed()) {
+  assert(last_ < kObserveLimit && "use Seed() for stored high-water marks");
+}
 
 Hlc HybridClock::Now() {
   std::lock_guard<std::mutex> lock(mu_);
   return Hlc::FromPacked(AdvanceLocked(last_)).value();
 }
 
-Hlc HybridClock::Observe(Hlc remote) {
+namespace {
+
+Status CheckObservable(Hlc stamp, std::string_view what) {
+  if (stamp.packed() >= HybridClock::kObserveLimit) {
+    return Fail(ErrorCode::kOutOfRange,
+                std::string(what) + " " + stamp.ToString() +
+                    " is beyond the range a clock can follow");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<Hlc> HybridClock::Observe(Hlc remote) {
+  if (Status s = CheckObservable(remote, "remote clock stamp"); !s) {
+    return Fail(s.error());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   return Hlc::FromPacked(AdvanceLocked(std::max(last_, remote.packed())))
       .value();
 }
 
-void HybridClock::Seed(Hlc high_water) {
+Status HybridClock::Seed(Hlc high_water) {
+  if (Status s = CheckObservable(high_water, "clock high-water mark"); !s) {
+    return s;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   last_ = std::max(last_, high_water.packed());
+  return OkStatus();
 }
 
 Hlc HybridClock::Last() const {

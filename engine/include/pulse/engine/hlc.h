@@ -108,7 +108,9 @@ class HybridClock {
     // Not owned; must outlive the HybridClock and be thread-safe.
     Clock* wall_clock = &SystemClock();
     // The persisted high-water mark (change_log.md §1.5): every value
-    // issued is greater than it. Zero for a brand-new replica.
+    // issued is greater than it. Zero for a brand-new replica. REQUIRES:
+    // below kObserveLimit; a value read from storage goes through Seed(),
+    // which checks it.
     Hlc seed;
   };
 
@@ -118,20 +120,31 @@ class HybridClock {
   HybridClock(const HybridClock&) = delete;
   HybridClock& operator=(const HybridClock&) = delete;
 
+  // Stamps closer than this to the end of the clock's range (a day of
+  // milliseconds, in packed units) are refused by Observe() and Seed(), so
+  // that no input can drive Now() to exhaustion.
+  static constexpr std::uint64_t kObserveLimit =
+      Hlc::kMaxPacked - (std::uint64_t{86'400'000} << Hlc::kCounterBits);
+
   // A stamp for a local event: strictly greater than every value issued,
   // observed or seeded before; (wall clock, 0) when the wall clock is ahead
-  // of all of them. Aborts the process if the clock would pass kMaxPacked
-  // (reachable only by observing a stamp the drift check refuses).
+  // of all of them. Cannot run out: Observe() and Seed() keep the clock a
+  // day of milliseconds (2^42 stamps) short of kMaxPacked; passing it anyway
+  // would be a bug and aborts.
   Hlc Now();
 
   // Receives a remote stamp: returns a stamp strictly greater than `remote`
   // and than everything before (the paper's receive rule). Call for every
   // remote entry applied and every remote clock exchanged; on the server,
-  // only after CheckStampDrift() said it is not kRefuse.
-  Hlc Observe(Hlc remote);
+  // only after CheckStampDrift() said it is not kRefuse. Returns
+  // kOutOfRange, leaving the clock unchanged, for a stamp at or beyond
+  // kObserveLimit (the year 6429: a corrupt or hostile stamp, never a clock).
+  Result<Hlc> Observe(Hlc remote);
 
   // Raises the clock to at least `high_water` without issuing a value.
-  void Seed(Hlc high_water);
+  // kOutOfRange, leaving the clock unchanged, at or beyond kObserveLimit (a
+  // damaged high-water mark).
+  Status Seed(Hlc high_water);
 
   // The last value issued, observed or seeded (Hlc() if none).
   Hlc Last() const;
