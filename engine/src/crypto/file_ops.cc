@@ -136,6 +136,27 @@ class PosixFileOps final : public FileOps {
 
 }  // namespace
 
+Status FileOps::CreateDirectory(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), S_IRWXU) == 0) return OkStatus();
+  const int err = errno;
+  struct stat st;
+  if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return OkStatus();
+  }
+  return Fail(ErrnoError("cannot create directory", dir, err));
+}
+
+Result<std::uint64_t> FileOps::FileSize(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Fail(ErrnoError("cannot stat", path, errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(ErrorCode::kIoError, path.string() + ": not a regular file");
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
 FileOps& RealFileOps() {
   static PosixFileOps ops;
   return ops;

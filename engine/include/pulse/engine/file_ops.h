@@ -49,6 +49,16 @@ class FileOps {
 
   // Removes `path`; a missing file is not an error.
   virtual Status Remove(const std::filesystem::path& path) = 0;
+
+  // Creates the directory `dir` (mode 0700); an existing directory is not an
+  // error. kNotFound if its parent is missing, kIoError otherwise. Not
+  // durable until the parent is synced. The default is the POSIX call, so
+  // fakes that do not fault it need not override it.
+  virtual Status CreateDirectory(const std::filesystem::path& dir);
+
+  // Length in bytes of the file at `path`; kNotFound if it does not exist.
+  // The default is the POSIX stat().
+  virtual Result<std::uint64_t> FileSize(const std::filesystem::path& path);
 };
 
 // The real filesystem (POSIX open/write/fsync/renameat2). Lives for the
