@@ -1,0 +1,96 @@
+#include "pulse/engine/audit_log.h"
+
+#include <chrono>
+
+#include "pulse/engine/hash.h"
+
+namespace pulse::engine {
+namespace {
+
+FieldValue Text(const std::optional<std::string>& value) {
+  if (!value) return nullptr;
+  return *value;
+}
+
+}  // namespace
+
+AuditLog::AuditLog(Database& db, Clock& wall, HybridClock& clock,
+                   UuidV7Generator& ids, Uuid site, Uuid device)
+    : db_(db), wall_(wall), clock_(clock), ids_(ids), site_(site),
+      source_("device:" + device.ToString()) {}
+
+Result<ChainHead> AuditLog::Head() {
+  auto stmt = db_.Prepare(
+      "SELECT seq, hash FROM audit_events WHERE site_id = ? "
+      "ORDER BY seq DESC LIMIT 1");
+  if (!stmt) return Fail(stmt.error());
+  if (Status s = stmt->BindText(1, site_.ToString()); !s) return Fail(s.error());
+  auto found = stmt->Step();
+  if (!found) return Fail(found.error());
+  if (!*found) return GenesisHead(site_);
+  auto seq = stmt->ColumnInt64(0);
+  auto hash_text = stmt->ColumnText(1);
+  if (!seq || !hash_text) {
+    return Fail(ErrorCode::kCorruption, "audit_events: malformed chain head");
+  }
+  auto bytes = HexDecode(*hash_text);
+  if (!bytes || bytes->size() != 32) {
+    return Fail(ErrorCode::kCorruption, "audit_events: malformed head hash");
+  }
+  ChainHead head;
+  head.seq = *seq;
+  std::copy(bytes->begin(), bytes->end(), head.hash.begin());
+  return head;
+}
+
+Result<RowWrite> AuditLog::Next(const AuditFact& fact) {
+  auto head = Head();
+  if (!head) return Fail(head.error());
+  AuditEvent event;
+  event.id = ids_.Next().ToString();
+  event.site = site_.ToString();
+  event.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      wall_.Now().time_since_epoch())
+                      .count();
+  if (event.time_ms < 0) event.time_ms = 0;
+  event.hlc = clock_.Now();
+  if (fact.actor != nullptr) {
+    event.actor = fact.actor->user_id.ToString();
+    event.role = static_cast<AuditRole>(fact.actor->role);
+  }
+  event.action = fact.action;
+  event.object_type = std::string(fact.object_type);
+  event.object_id = fact.object_id;
+  event.patient = fact.patient;
+  event.outcome = fact.outcome;
+  event.source = source_;
+  auto chained = ChainNext(site_, *head, std::move(event));
+  if (!chained) return Fail(chained.error());
+  auto canonical = EncodeAuditEvent(chained->event);
+  if (!canonical) return Fail(canonical.error());
+  const AuditEvent& e = chained->event;
+  RowWrite write;
+  write.table = "audit_events";
+  write.row = e.id;
+  write.fields = {
+      {"site_id", e.site},
+      {"seq", e.seq},
+      {"time_ms", e.time_ms},
+      {"hlc", static_cast<std::int64_t>(e.hlc.packed())},
+      {"actor", Text(e.actor)},
+      {"role", e.role ? FieldValue(std::string(AuditRoleName(*e.role)))
+                      : FieldValue(nullptr)},
+      {"action", std::string(AuditActionName(e.action))},
+      {"object_type", e.object_type},
+      {"object_id", Text(e.object_id)},
+      {"patient", Text(e.patient)},
+      {"outcome", std::string(AuditOutcomeName(e.outcome))},
+      {"source", e.source},
+      {"event", *canonical},
+      {"prev_hash", HexEncode(chained->prev_hash)},
+      {"hash", HexEncode(chained->hash)},
+  };
+  return write;
+}
+
+}  // namespace pulse::engine

@@ -1,0 +1,339 @@
+#include "pulse/engine/patients.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace pulse::engine {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 100;
+constexpr std::size_t kMaxAddressBytes = 500;
+
+Status Invalid(std::string_view field, std::string_view why) {
+  return Fail(ErrorCode::kInvalidArgument,
+              "patient." + std::string(field) + ": " + std::string(why));
+}
+
+bool ValidUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t extra = c < 0x80 ? 0
+                              : (c >> 5) == 0x6  ? 1
+                              : (c >> 4) == 0xE  ? 2
+                              : (c >> 3) == 0x1E ? 3
+                                                 : 4;
+    if (extra == 4 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) {
+      if (extra != 0) return false;
+    }
+    for (std::size_t k = 1; k <= extra; ++k) {
+      if (i + k >= s.size() ||
+          (static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) {
+        return false;
+      }
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::string Trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+Status CheckText(std::string_view field, std::string_view value,
+                 std::size_t max_bytes, bool required, bool allow_newline) {
+  if (required && Trim(value).empty()) return Invalid(field, "must not be empty");
+  if (value.size() > max_bytes) {
+    return Invalid(field, "longer than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (!ValidUtf8(value)) return Invalid(field, "not valid UTF-8");
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && !(allow_newline && c == '\n')) || u == 0x7F) {
+      return Invalid(field, "contains a control character");
+    }
+  }
+  return OkStatus();
+}
+
+Status CheckCharset(std::string_view field, std::string_view value,
+                    std::size_t max_chars, std::string_view allowed,
+                    bool required) {
+  if (value.empty()) {
+    return required ? Invalid(field, "must not be empty") : OkStatus();
+  }
+  if (value.size() > max_chars) {
+    return Invalid(field, "longer than " + std::to_string(max_chars) +
+                              " characters");
+  }
+  for (char c : value) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                       (c >= 'a' && c <= 'z');
+    const bool ok = allowed.find(c) != std::string_view::npos ||
+                    (alnum && allowed.find("alnum") != std::string_view::npos);
+    if (!ok) return Invalid(field, "contains a character that is not allowed");
+  }
+  return OkStatus();
+}
+
+Status CheckBirthDate(std::string_view value, Clock& wall) {
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (value.size() != 10 ||
+      std::sscanf(std::string(value).c_str(), "%4d-%2d-%2d%c", &y, &m, &d,
+                  &tail) != 3 ||
+      value[4] != '-' || value[7] != '-') {
+    return Invalid("birth_date", "must be YYYY-MM-DD");
+  }
+  using namespace std::chrono;
+  const year_month_day date{year{y}, month{static_cast<unsigned>(m)},
+                            day{static_cast<unsigned>(d)}};
+  if (!date.ok()) return Invalid("birth_date", "is not a calendar date");
+  if (date < year_month_day{year{1900}, January, day{1}}) {
+    return Invalid("birth_date", "is before 1900");
+  }
+  const auto today = year_month_day{floor<days>(wall.Now())};
+  if (date > today) return Invalid("birth_date", "is in the future");
+  return OkStatus();
+}
+
+constexpr std::string_view kColumns[] = {"mrn",        "given_name", "family_name",
+                                         "birth_date", "sex",        "phone",
+                                         "address"};
+
+std::string* FieldOf(PatientInput& in, std::string_view column) {
+  if (column == "mrn") return &in.mrn;
+  if (column == "given_name") return &in.given_name;
+  if (column == "family_name") return &in.family_name;
+  if (column == "birth_date") return &in.birth_date;
+  if (column == "sex") return &in.sex;
+  if (column == "phone") return &in.phone;
+  return &in.address;
+}
+
+}  // namespace
+
+Status ValidatePatient(const PatientInput& in, Clock& wall) {
+  if (Status s = CheckCharset("mrn", in.mrn, 32, "alnum-/.", true); !s) return s;
+  if (Status s = CheckText("given_name", in.given_name, kMaxNameBytes, true, false); !s) return s;
+  if (Status s = CheckText("family_name", in.family_name, kMaxNameBytes, true, false); !s) return s;
+  if (Status s = CheckBirthDate(in.birth_date, wall); !s) return s;
+  if (in.sex != "F" && in.sex != "M" && in.sex != "X" && in.sex != "U") {
+    return Invalid("sex", "must be F, M, X or U");
+  }
+  if (Status s = CheckCharset("phone", in.phone, 32, "0123456789 +()-", false); !s) return s;
+  return CheckText("address", in.address, kMaxAddressBytes, false, true);
+}
+
+PatientRepository::PatientRepository(Database& db, LocalWriter& writer,
+                                     AuditLog& audit, Clock& wall,
+                                     UuidV7Generator& ids, Uuid site)
+    : db_(db), writer_(writer), audit_(audit), wall_(wall), ids_(ids),
+      site_(site) {}
+
+Status PatientRepository::Deny(const Principal& who, AuditAction action,
+                               const std::optional<std::string>& id,
+                               const Decision& decision) {
+  // The attempted action is implied by the caller's API; the event records
+  // the denial itself (audit_chain.md has no free-text field for reasons).
+  (void)action;
+  AuditFact fact{&who, AuditAction::kPermissionDenied, "patients", id, id,
+                 AuditOutcome::kDenied};
+  auto event = audit_.Next(fact);
+  if (!event) return Fail(event.error());
+  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
+                                  who.user_id.ToString());
+  if (!committed) return Fail(committed.error());
+  return Fail(ErrorCode::kPermissionDenied, decision.reason);
+}
+
+Status PatientRepository::WriteAudited(const Principal& who,
+                                       std::vector<RowWrite> writes,
+                                       AuditAction action,
+                                       const std::string& id) {
+  auto event = audit_.Next(
+      AuditFact{&who, action, "patients", id, id, AuditOutcome::kOk});
+  if (!event) return Fail(event.error());
+  writes.push_back(std::move(*event));
+  auto committed = writer_.Commit(writes, who.user_id.ToString());
+  if (!committed) return Fail(committed.error());
+  return OkStatus();
+}
+
+Result<std::optional<Patient>> PatientRepository::Load(const std::string& id) {
+  auto stmt = db_.Prepare(
+      "SELECT site_id, mrn, given_name, family_name, birth_date, sex, phone, "
+      "address FROM patients WHERE id = ? AND deleted = 0");
+  if (!stmt) return Fail(stmt.error());
+  if (Status s = stmt->BindText(1, id); !s) return Fail(s.error());
+  auto found = stmt->Step();
+  if (!found) return Fail(found.error());
+  if (!*found) return std::optional<Patient>();
+  Patient p;
+  p.id = id;
+  auto text = [&](int column) {
+    return stmt->IsNull(column) ? std::string()
+                                : std::string(stmt->ColumnText(column).value());
+  };
+  p.site_id = text(0);
+  for (int c = 0; c < 7; ++c) *FieldOf(p.fields, kColumns[c]) = text(c + 1);
+  return std::optional<Patient>(std::move(p));
+}
+
+Result<std::string> PatientRepository::Register(const Principal& who,
+                                                const PatientInput& in) {
+  const Decision decision =
+      Authorize(who, Action::kCreate, Resource::kPatients, site_);
+  if (!decision) {
+    return Fail(Deny(who, AuditAction::kCreate, std::nullopt, decision).error());
+  }
+  if (Status s = ValidatePatient(in, wall_); !s) return Fail(s.error());
+  RowWrite write;
+  write.table = "patients";
+  write.row = ids_.Next().ToString();
+  write.fields["site_id"] = site_.ToString();
+  PatientInput copy = in;
+  for (std::string_view column : kColumns) {
+    write.fields[std::string(column)] = *FieldOf(copy, column);
+  }
+  const std::string id = write.row;
+  std::vector<RowWrite> writes;
+  writes.push_back(std::move(write));
+  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate, id);
+      !s) {
+    return Fail(s.error());
+  }
+  return id;
+}
+
+Status PatientRepository::Update(const Principal& who, const std::string& id,
+                                 const PatientChanges& changes) {
+  auto current = Load(id);
+  if (!current) return Fail(current.error());
+  if (!current->has_value()) {
+    return Fail(ErrorCode::kNotFound, "patient not found");
+  }
+  auto row_site = Uuid::Parse((*current)->site_id);
+  const Decision decision =
+      Authorize(who, Action::kUpdate, Resource::kPatients,
+                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
+  if (!decision) return Deny(who, AuditAction::kUpdate, id, decision);
+
+  PatientInput merged = (*current)->fields;
+  const std::optional<std::string>* requested[] = {
+      &changes.mrn,        &changes.given_name, &changes.family_name,
+      &changes.birth_date, &changes.sex,        &changes.phone,
+      &changes.address};
+  RowWrite write;
+  write.table = "patients";
+  write.row = id;
+  for (std::size_t c = 0; c < 7; ++c) {
+    if (!requested[c]->has_value()) continue;
+    *FieldOf(merged, kColumns[c]) = **requested[c];
+    write.fields[std::string(kColumns[c])] = **requested[c];
+  }
+  if (write.fields.empty()) return OkStatus();
+  if (Status s = ValidatePatient(merged, wall_); !s) return s;
+  std::vector<RowWrite> writes;
+  writes.push_back(std::move(write));
+  return WriteAudited(who, std::move(writes), AuditAction::kUpdate, id);
+}
+
+Status PatientRepository::Remove(const Principal& who, const std::string& id) {
+  auto current = Load(id);
+  if (!current) return Fail(current.error());
+  if (!current->has_value()) {
+    return Fail(ErrorCode::kNotFound, "patient not found");
+  }
+  auto row_site = Uuid::Parse((*current)->site_id);
+  const Decision decision =
+      Authorize(who, Action::kDelete, Resource::kPatients,
+                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
+  if (!decision) return Deny(who, AuditAction::kDelete, id, decision);
+  std::vector<RowWrite> writes;
+  writes.push_back(RowWrite{"patients", id, Op::kDelete, {}});
+  return WriteAudited(who, std::move(writes), AuditAction::kDelete, id);
+}
+
+Result<Patient> PatientRepository::Get(const Principal& who,
+                                       const std::string& id) {
+  auto current = Load(id);
+  if (!current) return Fail(current.error());
+  if (!current->has_value()) {
+    return Fail(ErrorCode::kNotFound, "patient not found");
+  }
+  auto row_site = Uuid::Parse((*current)->site_id);
+  const Decision decision =
+      Authorize(who, Action::kRead, Resource::kPatients,
+                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
+  if (!decision) {
+    return Fail(Deny(who, AuditAction::kView, id, decision).error());
+  }
+  if (Status s = WriteAudited(who, {}, AuditAction::kView, id); !s) {
+    return Fail(s.error());
+  }
+  return std::move(**current);
+}
+
+Result<std::vector<Patient>> PatientRepository::Search(
+    const Principal& who, const PatientQuery& query) {
+  if (query.limit < 1 || query.limit > 200) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "PatientQuery.limit must be within 1..200");
+  }
+  // Reading at any site is a wider grant than reading at one's own: ask for
+  // the widest the caller has.
+  const bool any_site =
+      PermissionScope(who.role, Resource::kPatients, Action::kRead) ==
+      Scope::kAnySite;
+  const Decision decision = Authorize(
+      who, Action::kRead, Resource::kPatients,
+      any_site ? std::optional<SiteId>() : std::optional<SiteId>(site_));
+  if (!decision) {
+    return Fail(Deny(who, AuditAction::kView, std::nullopt, decision).error());
+  }
+  std::string sql =
+      "SELECT id FROM patients WHERE deleted = 0 "
+      "AND (?1 = '' OR mrn = ?1 OR family_name LIKE ?2 ESCAPE '\\' OR "
+      "given_name LIKE ?2 ESCAPE '\\') AND (?3 = '' OR birth_date = ?3)";
+  if (!any_site) sql += " AND site_id = ?4";
+  sql += " ORDER BY family_name, given_name, id LIMIT ?5";
+  auto stmt = db_.Prepare(sql);
+  if (!stmt) return Fail(stmt.error());
+  std::string pattern;
+  for (char c : query.text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  Status s = stmt->BindText(1, query.text);
+  if (s) s = stmt->BindText(2, pattern);
+  if (s) s = stmt->BindText(3, query.birth_date);
+  if (s && !any_site) s = stmt->BindText(4, site_.ToString());
+  if (s) s = stmt->BindInt64(5, query.limit);
+  if (!s) return Fail(s.error());
+  std::vector<std::string> ids;
+  for (;;) {
+    auto more = stmt->Step();
+    if (!more) return Fail(more.error());
+    if (!*more) break;
+    ids.emplace_back(stmt->ColumnText(0).value());
+  }
+  std::vector<Patient> found;
+  for (const std::string& id : ids) {
+    auto patient = Load(id);
+    if (!patient) return Fail(patient.error());
+    if (!patient->has_value()) continue;
+    // Each patient shown is a patient seen: audited one by one.
+    if (Status w = WriteAudited(who, {}, AuditAction::kView, id); !w) {
+      return Fail(w.error());
+    }
+    found.push_back(std::move(**patient));
+  }
+  return found;
+}
+
+}  // namespace pulse::engine
