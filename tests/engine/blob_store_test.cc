@@ -396,8 +396,8 @@ TEST_F(SealedFileBlobStoreTest, RemoveErasesOnlyThatBlob) {
 TEST_F(SealedFileBlobStoreTest, OversizedBlobIsRejected) {
   // A span over a small buffer with a lying size would be UB; build the
   // limit case only in arithmetic: SealedSize of the limit fits u64.
-  EXPECT_GT(SealedFileBlobStore::SealedSize(kMaxBlobBytes), kMaxBlobBytes);
-  Bytes big(static_cast<std::size_t>(kMaxBlobBytes) + 1);
+  EXPECT_GT(SealedFileBlobStore::SealedSize(kMaxStoredBlobBytes), kMaxStoredBlobBytes);
+  Bytes big(static_cast<std::size_t>(kMaxStoredBlobBytes) + 1);
   EXPECT_CODE(store_->Put(big), ErrorCode::kInvalidArgument);
   EXPECT_TRUE(AllFiles().empty());
 }

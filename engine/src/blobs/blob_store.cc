@@ -40,11 +40,11 @@ std::string BlobIdOf(std::span<const std::uint8_t> bytes) {
 // --- MemoryBlobStore ---
 
 Result<BlobRef> MemoryBlobStore::Put(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() > kMaxBlobBytes) {
+  if (bytes.size() > kMaxStoredBlobBytes) {
     return Fail(ErrorCode::kInvalidArgument,
                 "blob of " + std::to_string(bytes.size()) +
                     " bytes exceeds the limit of " +
-                    std::to_string(kMaxBlobBytes));
+                    std::to_string(kMaxStoredBlobBytes));
   }
   BlobRef ref{BlobIdOf(bytes), bytes.size()};
   std::lock_guard lock(mu_);

@@ -153,7 +153,7 @@ Result<Bytes> SealedFileBlobStore::ReadVerified(std::string_view id,
     }
     return Fail(length.error());
   }
-  if (*length > SealedSize(kMaxBlobBytes)) {
+  if (*length > SealedSize(kMaxStoredBlobBytes)) {
     return Fail(Corrupt(id, "file of " + std::to_string(*length) +
                                 " bytes is larger than any blob"));
   }
@@ -190,7 +190,7 @@ Result<Bytes> SealedFileBlobStore::ReadVerified(std::string_view id,
   }
   const std::uint64_t chunk = GetLe(&f[kChunkSizeOffset], 4);
   const std::uint64_t plain_size = GetLe(&f[kPlainSizeOffset], 8);
-  if (chunk != kChunk || plain_size > kMaxBlobBytes ||
+  if (chunk != kChunk || plain_size > kMaxStoredBlobBytes ||
       f.size() != SealedSize(plain_size)) {
     return Fail(Corrupt(id, "file is truncated or extended (" +
                                 std::to_string(f.size()) + " bytes)"));
@@ -288,11 +288,11 @@ Status SealedFileBlobStore::WriteNew(const fs::path& path,
 }
 
 Result<BlobRef> SealedFileBlobStore::Put(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() > kMaxBlobBytes) {
+  if (bytes.size() > kMaxStoredBlobBytes) {
     return Fail(ErrorCode::kInvalidArgument,
                 "blob of " + std::to_string(bytes.size()) +
                     " bytes exceeds the limit of " +
-                    std::to_string(kMaxBlobBytes));
+                    std::to_string(kMaxStoredBlobBytes));
   }
   const Sha256Digest hash = Sha256(bytes);
   BlobRef ref{HexEncode(hash), bytes.size()};
@@ -351,7 +351,7 @@ Result<std::uint64_t> SealedFileBlobStore::Size(std::string_view id) {
     return Fail(length.error());
   }
   std::optional<std::uint64_t> plain = PlainSizeOf(*length);
-  if (!plain || *plain > kMaxBlobBytes) {
+  if (!plain || *plain > kMaxStoredBlobBytes) {
     return Fail(Corrupt(
         id, "file length " + std::to_string(*length) + " fits no blob"));
   }

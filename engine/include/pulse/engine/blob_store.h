@@ -35,7 +35,7 @@ namespace pulse::engine {
 // Largest blob any store accepts: Get() returns a blob whole, in memory. A
 // 10-minute 12-lead recording is ~40 segments of tens of KB; a report PDF a
 // few hundred KB.
-inline constexpr std::uint64_t kMaxBlobBytes = std::uint64_t{256} << 20;
+inline constexpr std::uint64_t kMaxStoredBlobBytes = std::uint64_t{256} << 20;
 
 // What Put() returns and what rows store: the id and the content length.
 struct BlobRef {
@@ -64,7 +64,7 @@ class BlobStore {
   // the same bytes always give the same ref and are stored once. On success
   // the blob is durable (for stores that persist). On failure the store
   // holds either nothing under the id or the complete blob, never a part.
-  // kInvalidArgument if bytes.size() > kMaxBlobBytes; kIoError when the
+  // kInvalidArgument if bytes.size() > kMaxStoredBlobBytes; kIoError when the
   // medium refuses.
   virtual Result<BlobRef> Put(std::span<const std::uint8_t> bytes) = 0;
 
