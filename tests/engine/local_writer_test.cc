@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/manual_clock.h"
+
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/clock.h"
 #include "pulse/engine/migrations.h"
@@ -18,16 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ManualClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() override { return now_; }
-  void SetMs(std::int64_t ms) {
-    now_ = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-  }
-
- private:
-  std::chrono::system_clock::time_point now_{};
-};
+using ::pulse::testing::ManualClock;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 

@@ -26,6 +26,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/manual_clock.h"
+
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/clock.h"
 #include "pulse/engine/hlc.h"
@@ -38,17 +40,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ManualClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() override { return now_; }
-  void AdvanceMs(std::int64_t ms) { now_ += std::chrono::milliseconds(ms); }
-  void SetMs(std::int64_t ms) {
-    now_ = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-  }
-
- private:
-  std::chrono::system_clock::time_point now_{};
-};
+using ::pulse::testing::ManualClock;
 
 int EnvInt(const char* name, int fallback) {
   const char* text = std::getenv(name);

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/manual_clock.h"
+
 #include "pulse/engine/audit.h"
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/hash.h"
@@ -19,16 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ManualClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() override { return now_; }
-  void SetMs(std::int64_t ms) {
-    now_ = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-  }
-
- private:
-  std::chrono::system_clock::time_point now_{};
-};
+using ::pulse::testing::ManualClock;
 
 constexpr std::int64_t kNowMs = 1'763'900'000'000;  // 2025-11-23
 

@@ -183,6 +183,23 @@ Result<std::optional<Patient>> PatientRepository::Load(const std::string& id) {
   return std::optional<Patient>(std::move(p));
 }
 
+Result<Patient> PatientRepository::LoadAuthorized(const Principal& who,
+                                                  const std::string& id,
+                                                  Action action,
+                                                  AuditAction audited_as) {
+  auto current = Load(id);
+  if (!current) return Fail(current.error());
+  if (!current->has_value()) {
+    return Fail(ErrorCode::kNotFound, "patient not found");
+  }
+  auto row_site = Uuid::Parse((*current)->site_id);
+  const Decision decision =
+      Authorize(who, action, Resource::kPatients,
+                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
+  if (!decision) return Fail(Deny(who, audited_as, id, decision).error());
+  return std::move(**current);
+}
+
 Result<std::string> PatientRepository::Register(const Principal& who,
                                                 const PatientInput& in) {
   const Decision decision =
@@ -211,18 +228,9 @@ Result<std::string> PatientRepository::Register(const Principal& who,
 
 Status PatientRepository::Update(const Principal& who, const std::string& id,
                                  const PatientChanges& changes) {
-  auto current = Load(id);
+  auto current = LoadAuthorized(who, id, Action::kUpdate, AuditAction::kUpdate);
   if (!current) return Fail(current.error());
-  if (!current->has_value()) {
-    return Fail(ErrorCode::kNotFound, "patient not found");
-  }
-  auto row_site = Uuid::Parse((*current)->site_id);
-  const Decision decision =
-      Authorize(who, Action::kUpdate, Resource::kPatients,
-                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
-  if (!decision) return Deny(who, AuditAction::kUpdate, id, decision);
-
-  PatientInput merged = (*current)->fields;
+  PatientInput merged = current->fields;
   const std::optional<std::string>* requested[] = {
       &changes.mrn,        &changes.given_name, &changes.family_name,
       &changes.birth_date, &changes.sex,        &changes.phone,
@@ -243,16 +251,8 @@ Status PatientRepository::Update(const Principal& who, const std::string& id,
 }
 
 Status PatientRepository::Remove(const Principal& who, const std::string& id) {
-  auto current = Load(id);
+  auto current = LoadAuthorized(who, id, Action::kDelete, AuditAction::kDelete);
   if (!current) return Fail(current.error());
-  if (!current->has_value()) {
-    return Fail(ErrorCode::kNotFound, "patient not found");
-  }
-  auto row_site = Uuid::Parse((*current)->site_id);
-  const Decision decision =
-      Authorize(who, Action::kDelete, Resource::kPatients,
-                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
-  if (!decision) return Deny(who, AuditAction::kDelete, id, decision);
   std::vector<RowWrite> writes;
   writes.push_back(RowWrite{"patients", id, Op::kDelete, {}});
   return WriteAudited(who, std::move(writes), AuditAction::kDelete, id);
@@ -260,22 +260,12 @@ Status PatientRepository::Remove(const Principal& who, const std::string& id) {
 
 Result<Patient> PatientRepository::Get(const Principal& who,
                                        const std::string& id) {
-  auto current = Load(id);
+  auto current = LoadAuthorized(who, id, Action::kRead, AuditAction::kView);
   if (!current) return Fail(current.error());
-  if (!current->has_value()) {
-    return Fail(ErrorCode::kNotFound, "patient not found");
-  }
-  auto row_site = Uuid::Parse((*current)->site_id);
-  const Decision decision =
-      Authorize(who, Action::kRead, Resource::kPatients,
-                row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
-  if (!decision) {
-    return Fail(Deny(who, AuditAction::kView, id, decision).error());
-  }
   if (Status s = WriteAudited(who, {}, AuditAction::kView, id); !s) {
     return Fail(s.error());
   }
-  return std::move(**current);
+  return current;
 }
 
 Result<std::vector<Patient>> PatientRepository::Search(

@@ -87,6 +87,10 @@ class PatientRepository {
   Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
                       AuditAction action, const std::string& id);
   Result<std::optional<Patient>> Load(const std::string& id);
+  // Load() + Authorize() against the row's site: kNotFound, or the denial
+  // (audited as `audited_as`), or the live patient.
+  Result<Patient> LoadAuthorized(const Principal& who, const std::string& id,
+                                 Action action, AuditAction audited_as);
 
   Database& db_;
   LocalWriter& writer_;
