@@ -14,6 +14,7 @@
 #include "pulse/engine/merge.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,13 +59,47 @@ Database OpenReplicaDb(const fs::path& path) {
   return std::move(db).value();
 }
 
+// UUIDv7s (RFC 9562 layout: 48-bit ms, version 7, variant 10) whose random
+// bits come from the test's seeded generator, so that a seed reproduces a
+// run exactly — site ids decide tie-breaks.
+class SeededIds {
+ public:
+  SeededIds(Clock& wall, std::mt19937_64& rng) : wall_(wall), rng_(rng) {}
+  Uuid Next() {
+    const auto ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            wall_.Now().time_since_epoch())
+            .count());
+    std::array<std::uint8_t, 16> b{};
+    for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+    const std::uint64_t r1 = rng_(), r2 = rng_();
+    for (int i = 6; i < 16; ++i) {
+      b[i] = static_cast<std::uint8_t>((i < 8 ? r1 : r2) >> (8 * (i % 8)));
+    }
+    b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0f));
+    b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));
+    static const char* kHex = "0123456789abcdef";
+    std::string text;
+    for (int i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) text.push_back('-');
+      text.push_back(kHex[b[i] >> 4]);
+      text.push_back(kHex[b[i] & 15]);
+    }
+    return Uuid::Parse(text).value();
+  }
+
+ private:
+  Clock& wall_;
+  std::mt19937_64& rng_;
+};
+
 struct Replica {
   Replica(const fs::path& path, std::int64_t skew_ms, std::uint64_t seed)
       : db(OpenReplicaDb(path)),
         merger(db),
-        ids(wall),
-        hlc(HybridClock::Options{&wall, Hlc()}),
-        rng(seed) {
+        rng(seed),
+        ids(wall, rng),
+        hlc(HybridClock::Options{&wall, Hlc()}) {
     site = ids.Next().ToString();
     author = ids.Next().ToString();
     skew = skew_ms;
@@ -73,9 +108,9 @@ struct Replica {
   Database db;
   Merger merger;
   ManualClock wall;
-  UuidV7Generator ids;
-  HybridClock hlc;
   std::mt19937_64 rng;
+  SeededIds ids;
+  HybridClock hlc;
   std::string site;
   std::string author;
   std::int64_t skew = 0;
