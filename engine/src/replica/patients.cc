@@ -14,28 +14,6 @@ Status Invalid(std::string_view field, std::string_view why) {
               "patient." + std::string(field) + ": " + std::string(why));
 }
 
-bool ValidUtf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t extra = c < 0x80 ? 0
-                              : (c >> 5) == 0x6  ? 1
-                              : (c >> 4) == 0xE  ? 2
-                              : (c >> 3) == 0x1E ? 3
-                                                 : 4;
-    if (extra == 4 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) {
-      if (extra != 0) return false;
-    }
-    for (std::size_t k = 1; k <= extra; ++k) {
-      if (i + k >= s.size() ||
-          (static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) {
-        return false;
-      }
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 std::string Trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t");
   if (first == std::string_view::npos) return {};
@@ -49,7 +27,7 @@ Status CheckText(std::string_view field, std::string_view value,
   if (value.size() > max_bytes) {
     return Invalid(field, "longer than " + std::to_string(max_bytes) + " bytes");
   }
-  if (!ValidUtf8(value)) return Invalid(field, "not valid UTF-8");
+  if (!IsValidUtf8(value)) return Invalid(field, "not valid UTF-8");
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && !(allow_newline && c == '\n')) || u == 0x7F) {

@@ -124,6 +124,10 @@ bool IsCanonicalUuid(std::string_view text, bool require_v7 = false);
 // Identifier rule for table and column names: [a-z][a-z0-9_]{0,62}.
 bool IsIdentifier(std::string_view name);
 
+// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates,
+// nothing above U+10FFFF) — the rule for every text value of a change.
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace pulse::engine
 
 #endif  // PULSE_ENGINE_CHANGE_H_
