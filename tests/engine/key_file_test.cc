@@ -9,6 +9,8 @@
 #include "pulse/engine/key_file.h"
 
 #include <gtest/gtest.h>
+
+#include "support/faulty_file_ops.h"
 #include <sys/stat.h>
 
 #include <atomic>
@@ -65,58 +67,7 @@ void ExpectNoSecrets(const Error& error, const DataKey& key) {
       << m;
 }
 
-// Fails the Nth FileOps call (counting from 1). In crash mode every later
-// call fails too, as if the process had died there: no cleanup runs. A
-// failing WriteFileDurably first writes half its bytes, a torn write.
-class FaultyFileOps : public FileOps {
- public:
-  enum class Mode { kOnce, kCrash };
-  FaultyFileOps(int fail_at, Mode mode) : fail_at_(fail_at), mode_(mode) {}
-
-  int calls() const { return calls_; }
-  bool failed() const { return failed_; }
-
-  Result<Bytes> ReadFile(const fs::path& path, std::size_t max) override {
-    if (Fault()) return Fail(ErrorCode::kIoError, "injected read fault");
-    return RealFileOps().ReadFile(path, max);
-  }
-  Status WriteFileDurably(const fs::path& path,
-                          std::span<const std::uint8_t> bytes) override {
-    if (Fault()) {
-      (void)RealFileOps().WriteFileDurably(path, bytes.first(bytes.size() / 2));
-      return Fail(ErrorCode::kIoError, "injected write fault");
-    }
-    return RealFileOps().WriteFileDurably(path, bytes);
-  }
-  Status Rename(const fs::path& from, const fs::path& to,
-                RenameMode mode) override {
-    if (Fault()) return Fail(ErrorCode::kIoError, "injected rename fault");
-    return RealFileOps().Rename(from, to, mode);
-  }
-  Status SyncDirectory(const fs::path& dir) override {
-    if (Fault()) return Fail(ErrorCode::kIoError, "injected dirsync fault");
-    return RealFileOps().SyncDirectory(dir);
-  }
-  Status Remove(const fs::path& path) override {
-    if (Fault()) return Fail(ErrorCode::kIoError, "injected remove fault");
-    return RealFileOps().Remove(path);
-  }
-
- private:
-  bool Fault() {
-    ++calls_;
-    if (calls_ == fail_at_ || (failed_ && mode_ == Mode::kCrash)) {
-      failed_ = true;
-      return true;
-    }
-    return false;
-  }
-
-  int fail_at_;
-  Mode mode_;
-  int calls_ = 0;
-  bool failed_ = false;
-};
+using test_support::FaultyFileOps;
 
 class KeyFileTest : public ::testing::Test {
  protected:
