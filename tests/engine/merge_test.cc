@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/manual_clock.h"
 
 #include "pulse/engine/clinic_schema.h"
@@ -327,7 +328,7 @@ class MergeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("merge_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include "pulse/engine/database.h"
 
 namespace pulse::engine {
@@ -34,7 +36,7 @@ class MigrationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("migrations_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include "pulse/engine/audit.h"
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/hash.h"
@@ -32,7 +34,7 @@ std::int64_t Count(Database& db, const std::string& sql) {
 }
 
 TEST(SchemaFixtureTest, Version1ReplicaUpgradesAndKeepsWorking) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "schema_fixture_v1";
+  const fs::path dir = pulse::testing::TempRoot() / "schema_fixture_v1";
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path path = dir / "replica.db";
