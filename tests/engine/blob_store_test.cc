@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/faulty_file_ops.h"
 #include <unistd.h>
 
@@ -82,7 +83,7 @@ class SealedFileBlobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            ("pulse_blob_store_test_" + std::to_string(::getpid()) + "_" +
             std::to_string(counter++));
     fs::remove_all(dir_);

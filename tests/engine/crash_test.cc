@@ -25,6 +25,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/clock.h"
 #include "pulse/engine/local_writer.h"
@@ -100,7 +102,7 @@ struct FieldKey {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "crash_test";
+    dir_ = pulse::testing::TempRoot() / "crash_test";
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

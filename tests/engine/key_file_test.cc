@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/faulty_file_ops.h"
 #include <sys/stat.h>
 
@@ -73,7 +74,7 @@ class KeyFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            ("pulse_key_file_test_" + std::to_string(::getpid()) + "_" +
             std::to_string(counter++));
     fs::remove_all(dir_);

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/manual_clock.h"
 
 #include "pulse/engine/clinic_schema.h"
@@ -28,7 +29,7 @@ class LocalWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("local_writer_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -86,7 +87,15 @@ TEST_F(LocalWriterTest, WriteUpdatesRowVersionsAndOutboxTogether) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM patients WHERE given_name = "
                       "'Wanjiru N.'"),
             1);
-  EXPECT_EQ(Count(db, "SELECT count(*) FROM field_versions"), 3);
+  // The field clocks (in the row) name each field's latest version.
+  EXPECT_EQ(writer->merger().CurrentVersion("patients", row, "given_name")
+                .value(),
+            (*second)[0].version());
+  EXPECT_EQ(writer->merger().CurrentVersion("patients", row, "site_id").value(),
+            (*first)[0].version());
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM patients WHERE field_clock IS "
+                      "NOT NULL"),
+            1);
   EXPECT_EQ(writer->PendingChanges().value(), 2);
   // The outbox holds the canonical bytes of exactly the returned entries.
   auto log = db.Prepare("SELECT entry FROM change_log ORDER BY seq");
@@ -110,7 +119,7 @@ TEST_F(LocalWriterTest, AFailingWriteLeavesNothingBehind) {
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(result.error().message().find("favourite_colour"),
             std::string::npos);
-  for (const char* table : {"patients", "field_versions", "change_log",
+  for (const char* table : {"patients", "conflicts", "change_log",
                             "applied_changes", "sync_state"}) {
     EXPECT_EQ(Count(db, std::string("SELECT count(*) FROM ") + table), 0)
         << table;

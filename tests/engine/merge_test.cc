@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/manual_clock.h"
 
 #include "pulse/engine/clinic_schema.h"
@@ -213,7 +214,38 @@ void RandomOperation(Replica& r, std::vector<Replica*>&) {
   }
 }
 
-// Independent model of the conflicts the full set of entries implies.
+// A value as text for comparing the model with the table: storage class and
+// value.
+std::string Render(const FieldValue& value) {
+  if (std::holds_alternative<std::nullptr_t>(value)) return "null";
+  if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    return "int:" + std::to_string(*i);
+  }
+  if (const auto* d = std::get_if<double>(&value)) {
+    return "real:" + std::to_string(*d);
+  }
+  if (const auto* t = std::get_if<std::string>(&value)) return "text:" + *t;
+  return "blob";
+}
+
+std::string RenderColumn(const Statement& row, int column) {
+  switch (row.GetColumnType(column)) {
+    case ColumnType::kNull:
+      return "null";
+    case ColumnType::kInteger:
+      return "int:" + std::to_string(row.ColumnInt64(column).value());
+    case ColumnType::kFloat:
+      return "real:" + std::to_string(row.ColumnDouble(column).value());
+    case ColumnType::kText:
+      return "text:" + std::string(row.ColumnText(column).value());
+    case ColumnType::kBlob:
+      return "blob";
+  }
+  return "?";
+}
+
+// Independent model of the conflicts the full set of entries implies: each
+// as row/column/loser version/kind/loser change/author/value.
 std::set<std::string> ExpectedConflicts(
     const std::vector<ChangeEntry>& all) {
   struct Key {
@@ -240,8 +272,10 @@ std::set<std::string> ExpectedConflicts(
       }
     }
     std::vector<Version> leaves;
+    std::map<Version, const ChangeEntry*> writer_of;
     for (const ChangeEntry* w : writers) {
       if (!bases.contains(w->version())) leaves.push_back(w->version());
+      writer_of[w->version()] = w;
     }
     const auto deleters = tombstones.find(key.row);
     std::set<Version> seen;
@@ -258,8 +292,13 @@ std::set<std::string> ExpectedConflicts(
                                 ? !seen.contains(leaf)
                                 : !(leaf == winner);
       if (conflict) {
-        conflicts.insert(key.row + "/" + key.col + "/" +
-                         std::to_string(leaf.hlc.packed()) + "/" + leaf.site);
+        const ChangeEntry& w = *writer_of.at(leaf);
+        conflicts.insert(
+            key.row + "/" + key.col + "/" + std::to_string(leaf.hlc.packed()) +
+            "/" + leaf.site + "/" +
+            (deleters != tombstones.end() ? "delete_vs_update"
+                                          : "concurrent_update") +
+            "/" + w.id + "/" + w.author + "/" + Render(w.fields.at(key.col)));
       }
     }
   }
@@ -269,14 +308,18 @@ std::set<std::string> ExpectedConflicts(
 std::set<std::string> ActualConflicts(Database& db) {
   std::set<std::string> conflicts;
   auto stmt = db.Prepare(
-      "SELECT row_id, col, loser_hlc, loser_site FROM conflicts "
-      "WHERE tbl = 'patients'");
+      "SELECT row_id, col, loser_hlc, loser_site, kind, loser_change_id, "
+      "loser_author, loser_value FROM conflicts WHERE tbl = 'patients'");
   EXPECT_TRUE(stmt.has_value());
   while (stmt->Step().value()) {
     conflicts.insert(std::string(stmt->ColumnText(0).value()) + "/" +
                      std::string(stmt->ColumnText(1).value()) + "/" +
                      std::to_string(stmt->ColumnInt64(2).value()) + "/" +
-                     std::string(stmt->ColumnText(3).value()));
+                     std::string(stmt->ColumnText(3).value()) + "/" +
+                     std::string(stmt->ColumnText(4).value()) + "/" +
+                     std::string(stmt->ColumnText(5).value()) + "/" +
+                     std::string(stmt->ColumnText(6).value()) + "/" +
+                     RenderColumn(*stmt, 7));
   }
   return conflicts;
 }
@@ -285,7 +328,7 @@ class MergeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("merge_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);

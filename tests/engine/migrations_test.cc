@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include "pulse/engine/database.h"
 
 namespace pulse::engine {
@@ -34,7 +36,7 @@ class MigrationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("migrations_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -170,6 +172,45 @@ TEST_F(MigrationsTest, FailingScriptRollsBackAloneAndNamesItself) {
             0);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'a'"),
             1);
+}
+
+// An upgrade step runs after its script in the same transaction: it sees
+// the script's tables, and if it fails the script is rolled back with it.
+Status FillFromA(Database& db) {
+  return db.Execute("INSERT INTO b (y) SELECT x * 10 FROM a");
+}
+Status FailingStep(Database& db) {
+  if (Status s = db.Execute("INSERT INTO b (y) VALUES (1)"); !s) return s;
+  return Fail(ErrorCode::kCorruption, "conversion found a bad row");
+}
+
+TEST_F(MigrationsTest, UpgradeStepRunsInTheMigrationsTransaction) {
+  const Migration good[] = {
+      {1, "a", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (4);"},
+      {2, "b", "CREATE TABLE b (y INTEGER);", &FillFromA},
+  };
+  Database db = OpenDb();
+  ASSERT_TRUE(Migrate(db, good, clock_).has_value());
+  EXPECT_EQ(Count(db, "SELECT y FROM b"), 40);
+
+  const fs::path other = dir_ / "other.db";
+  std::array<std::uint8_t, kDatabaseKeyBytes> key{};
+  auto second = Database::Open(other, DatabaseKey(key), {});
+  ASSERT_TRUE(second.has_value());
+  const Migration failing[] = {
+      {1, "a", "CREATE TABLE a (x INTEGER);"},
+      {2, "b", "CREATE TABLE b (y INTEGER);", &FailingStep},
+  };
+  auto report = Migrate(*second, failing, clock_);
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(report.error().message().find("0002_b (upgrade)"),
+            std::string::npos)
+      << report.error().message();
+  EXPECT_EQ(SchemaVersion(*second).value(), 1);
+  EXPECT_EQ(Count(*second,
+                  "SELECT count(*) FROM sqlite_master WHERE name = 'b'"),
+            0);
 }
 
 TEST_F(MigrationsTest, MalformedListsAreRejectedBeforeTouchingTheDatabase) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
 #include "support/manual_clock.h"
 
 #include "pulse/engine/audit.h"
@@ -29,7 +30,7 @@ class PatientsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = pulse::testing::TempRoot() /
            (std::string("patients_") + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);

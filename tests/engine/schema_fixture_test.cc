@@ -6,10 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include "pulse/engine/audit.h"
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/hash.h"
 #include "pulse/engine/local_writer.h"
+#include "pulse/engine/merge.h"
 #include "pulse/engine/migrations.h"
 #include "support/manual_clock.h"
 
@@ -31,7 +34,7 @@ std::int64_t Count(Database& db, const std::string& sql) {
 }
 
 TEST(SchemaFixtureTest, Version1ReplicaUpgradesAndKeepsWorking) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "schema_fixture_v1";
+  const fs::path dir = pulse::testing::TempRoot() / "schema_fixture_v1";
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path path = dir / "replica.db";
@@ -72,6 +75,31 @@ TEST(SchemaFixtureTest, Version1ReplicaUpgradesAndKeepsWorking) {
   }
   ASSERT_EQ(chain.size(), 4u);  // two creates, an update, a delete
   EXPECT_TRUE(VerifyChain(site, chain).ok);
+
+  // The upgrade turned v1's version graph into field clocks that say exactly
+  // what the merge would have built: replaying every entry the fixture
+  // applied (all in its outbox) into a fresh replica of this build gives
+  // the same canonical state — rows, field clocks, tombstones, conflicts.
+  {
+    auto fresh = Database::OpenPlaintext(dir / "replayed.db", {});
+    ASSERT_TRUE(fresh.has_value()) << fresh.error().ToString();
+    ASSERT_TRUE(Migrate(*fresh, schema::ClinicMigrations(), wall).has_value());
+    std::vector<ChangeEntry> entries;
+    auto log = db->Prepare("SELECT entry FROM change_log ORDER BY seq");
+    while (log->Step().value()) {
+      auto entry = DecodeChange(log->ColumnText(0).value());
+      ASSERT_TRUE(entry.has_value()) << entry.error().ToString();
+      entries.push_back(std::move(*entry));
+    }
+    ASSERT_GE(entries.size(), 8u);
+    Merger merger(*fresh);
+    ASSERT_TRUE(merger.ApplyBatch(entries).has_value());
+    EXPECT_EQ(CanonicalStateHash(*fresh).value(),
+              CanonicalStateHash(*db).value());
+    EXPECT_EQ(Count(*db, "SELECT count(*) FROM patients WHERE field_clock IS "
+                         "NULL"),
+              0);
+  }
 
   // Writing continues, stamped after everything already stored although the
   // wall clock is a day behind.

@@ -8,20 +8,10 @@
 
 #include "pulse/engine/hash.h"
 #include "pulse/engine/replicated_tables.h"
+#include "pulse/engine/row_clock.h"
 
 namespace pulse::engine {
 namespace {
-
-// A version as stored: hlc 0 / site "" means "no version".
-struct StoredVersion {
-  std::int64_t hlc = 0;
-  std::string site;
-  bool operator==(const StoredVersion&) const = default;
-};
-
-std::int64_t PackedHlc(Hlc hlc) {
-  return static_cast<std::int64_t>(hlc.packed());
-}
 
 Status BindValue(Statement& stmt, int index, const FieldValue& value) {
   struct Binder {
@@ -54,14 +44,16 @@ Status CopyColumn(const Statement& src, int from, Statement& dst, int to) {
   return OkStatus();
 }
 
+// Conflict ids (docs/data_model.md §3.3): equal on every replica.
 std::string ConflictId(std::string_view table, std::string_view row,
-                       std::string_view column, const StoredVersion& loser) {
+                       std::string_view column, const ClockVersion& loser) {
   std::string material;
   material.append(table).push_back('\0');
   material.append(row).push_back('\0');
   material.append(column).push_back('\0');
-  material.append(std::to_string(loser.hlc)).push_back('\0');
-  material.append(loser.site);
+  material.append(std::to_string(static_cast<std::int64_t>(loser.hlc)))
+      .push_back('\0');
+  material.append(loser.site.ToString());
   const Blake2b256Digest digest = Blake2b256(material);
   return HexEncode(digest);
 }
@@ -100,22 +92,27 @@ class CachedStatement {
 // The statements of one replicated table, prepared on first use. SQL text
 // is built only then, never on the hot path.
 struct TableStatements {
-  // created_hlc, deleted and (mutable tables) whether any conflict of the
-  // row is recorded, for the row `id` = ?1.
+  // created_hlc, deleted (and, mutable tables, field_clock) of row ?1.
   CachedStatement select_row;
   // Widens created/updated to the entry's hlc and writes the columns of
-  // the mask: UPDATE t SET created_hlc = min(created_hlc, ?1),
-  // updated_hlc = max(updated_hlc, ?1), c = ?3, ... WHERE id = ?2.
+  // the mask (and, mutable tables, the field clock ?3): UPDATE t SET
+  // created_hlc = min(created_hlc, ?1), updated_hlc = max(updated_hlc, ?1),
+  // field_clock = ?3, c = ?4, ... WHERE id = ?2.
   std::unordered_map<ColumnMask, CachedStatement> update_row;
-  // INSERT INTO t (id, created_hlc, updated_hlc, c, ...) VALUES (?, ?, ?, ...)
+  // INSERT INTO t (id, created_hlc, updated_hlc, [field_clock,] c, ...)
   std::unordered_map<ColumnMask, CachedStatement> insert_row;
+  // Append-only tables: INSERT OR IGNORE with the same parameters.
+  std::unordered_map<ColumnMask, CachedStatement> insert_if_absent;
   CachedStatement mark_deleted;
+  // SELECT <column> FROM t WHERE id = ?: a displaced winner's value.
+  std::vector<CachedStatement> select_column;
 };
 
 std::string JoinColumns(const ReplicatedTable& table, ColumnMask mask,
-                        std::string_view each, std::string_view separator) {
+                        int first_parameter, std::string_view each,
+                        std::string_view separator) {
   std::string out;
-  int parameter = 3;  // ?1 and ?2 are the row's id and hlc
+  int parameter = first_parameter;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     if ((mask & (ColumnMask{1} << i)) == 0) continue;
     out.append(separator);
@@ -139,36 +136,46 @@ struct FieldWrite {
   const FieldValue* value;
 };
 
+// A UUID the change format guarantees canonical (ValidateChange); the merge
+// trusts validated entries, so a malformed one is a caller bug, reported.
+Result<Uuid> TrustedUuid(std::string_view text, std::string_view what) {
+  auto id = Uuid::Parse(text);
+  if (!id) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "merge: " + std::string(what) + " is not a UUID");
+  }
+  return *id;
+}
+
 }  // namespace
 
 // Cost (docs/data_model.md §3.3, "Cost"): apart from the pages a commit
-// writes, the merge pays per SQL statement, so the common cases take few:
-//  - every entry: mark applied (1), read the row's state (1);
-//  - new row: one INSERT with every field (+ one field_versions INSERT per
-//    field of a mutable table: nothing else to read, the row had no
-//    versions, tombstones or conflicts);
-//  - existing row of a mutable table: per field the current winner (1) and
-//    the version INSERT (1); one UPDATE for the HLC range and every field
-//    the entry wins; conflicts recomputed only off the fast path of §3.3.
+// writes, the merge pays per SQL statement, so every common case takes
+// three: mark applied, read the row (its field clocks are a column of it),
+// and one INSERT or UPDATE writing the row's values and clocks together.
+// Only a write that creates, settles or moves a conflict touches
+// `conflicts` (and reads a displaced winner's value back from the row).
 struct Merger::Impl {
   explicit Impl(Database& database) : db(database) {
     tables.resize(ReplicatedTables().size());
   }
 
+  struct RowState {
+    bool exists = false;
+    std::int64_t created = 0;
+    bool deleted = false;
+    RowClock clock;  // mutable tables
+  };
+
   Database& db;
   std::vector<TableStatements> tables;  // parallel to ReplicatedTables()
   CachedStatement mark_applied;
-  CachedStatement insert_version;
-  CachedStatement select_winner;
-  CachedStatement clear_conflicts;
-  CachedStatement select_leaves;
   CachedStatement insert_conflict;
+  CachedStatement delete_conflict;
+  CachedStatement conflicts_to_delete_kind;
   CachedStatement insert_tombstone;
-  CachedStatement insert_tombstone_base;
-  CachedStatement select_row_columns;
   std::vector<FieldWrite> writes;        // reused across entries
-  std::vector<int> recompute;            // indices into `writes`
-  std::vector<std::string> row_columns;  // reused by tombstones
+  std::vector<std::uint8_t> clock_bytes;  // reused across entries
   bool cache_raised = false;
 
   TableStatements& StatementsOf(const ReplicatedTable& table) {
@@ -192,33 +199,7 @@ struct Merger::Impl {
     if (Status s = (*mark)->Run(); !s) return Fail(s.error());
     if (db.ChangedRowCount() == 0) return false;  // applied before
 
-    // The row's state before this entry.
     const bool is_mutable = table->kind == TableKind::kMutable;
-    TableStatements& ts = StatementsOf(*table);
-    auto select = ts.select_row.Use(
-        db,
-        is_mutable
-            ? "SELECT created_hlc, deleted, EXISTS (SELECT 1 FROM conflicts "
-              "WHERE tbl = ?2 AND row_id = ?1) FROM " +
-                  std::string(table->name) + " WHERE id = ?1"
-            : "SELECT created_hlc, deleted, 0 FROM " +
-                  std::string(table->name) + " WHERE id = ?1");
-    if (!select) return Fail(select.error());
-    Statement& q = **select;
-    Status s = q.BindText(1, e.row);
-    if (s && is_mutable) s = q.BindText(2, table->name);
-    if (!s) return Fail(s.error());
-    auto found = q.Step();
-    if (!found) return Fail(found.error());
-    RowState row;
-    if (*found) {
-      row.exists = true;
-      row.created = q.ColumnInt64(0).value();
-      row.deleted = q.ColumnInt64(1).value() != 0;
-      row.has_conflicts = q.ColumnInt64(2).value() != 0;
-    }
-    q.Reset();
-
     writes.clear();
     if (e.op == Op::kUpsert) {
       for (const auto& [column, value] : e.fields) {
@@ -227,37 +208,90 @@ struct Merger::Impl {
         writes.push_back(FieldWrite{index, &column, &value});
       }
     }
-    const std::int64_t hlc = PackedHlc(e.hlc);
+    const std::int64_t hlc = static_cast<std::int64_t>(e.hlc.packed());
+    // The common append-only case, a row not seen before, in one statement.
+    if (!is_mutable && e.op == Op::kUpsert) {
+      auto inserted = InsertIfAbsent(*table, e.row, hlc);
+      if (!inserted) return Fail(inserted.error());
+      if (*inserted) return true;
+    }
+
+    auto row = ReadRow(*table, e.row);
+    if (!row) return Fail(row.error());
 
     if (e.op == Op::kDelete) {
-      if (Status w = WriteRow(*table, e.row, hlc, row.exists, 0); !w) {
-        return Fail(w.error());
-      }
-      if (Status t = ApplyTombstone(*table, e); !t) return Fail(t.error());
+      if (Status t = ApplyTombstone(*table, e, *row); !t) return Fail(t.error());
       return true;
     }
     if (!is_mutable) {
       // An append-only row holds the fields of its earliest entry, so that
       // two entries for one row id (a bug or a replay with other content)
       // still converge.
-      const bool earliest = !row.exists || row.created > hlc;
-      if (Status w = WriteRow(*table, e.row, hlc, row.exists,
-                              earliest ? MaskOf(writes) : 0);
+      const bool earliest = !row->exists || row->created > hlc;
+      if (Status w = WriteRow(*table, e.row, hlc, row->exists,
+                              earliest ? MaskOf(writes) : 0, nullptr);
           !w) {
         return Fail(w.error());
       }
       return true;
     }
-    if (Status m = ApplyMutable(*table, e, row); !m) return Fail(m.error());
+    if (Status m = ApplyMutable(*table, e, *row); !m) return Fail(m.error());
     return true;
   }
 
-  struct RowState {
-    bool exists = false;
-    std::int64_t created = 0;
-    bool deleted = false;
-    bool has_conflicts = false;
-  };
+  Result<RowState> ReadRow(const ReplicatedTable& table, const std::string& id) {
+    const bool is_mutable = table.kind == TableKind::kMutable;
+    auto select = StatementsOf(table).select_row.Use(
+        db, "SELECT created_hlc, deleted" +
+                std::string(is_mutable ? ", field_clock" : "") + " FROM " +
+                std::string(table.name) + " WHERE id = ?1");
+    if (!select) return Fail(select.error());
+    Statement& q = **select;
+    if (Status s = q.BindText(1, id); !s) return Fail(s.error());
+    auto found = q.Step();
+    if (!found) return Fail(found.error());
+    RowState row;
+    if (*found) {
+      row.exists = true;
+      row.created = q.ColumnInt64(0).value();
+      row.deleted = q.ColumnInt64(1).value() != 0;
+      if (is_mutable && q.GetColumnType(2) != ColumnType::kNull) {
+        auto clock = DecodeRowClock(q.ColumnBlob(2).value());
+        if (!clock) {
+          return Fail(clock.error().WithContext(std::string(table.name) +
+                                                " row " + id));
+        }
+        row.clock = std::move(*clock);
+      }
+    }
+    q.Reset();
+    return row;
+  }
+
+  // INSERT OR IGNORE of a new append-only row with every field: true if
+  // the row was absent.
+  Result<bool> InsertIfAbsent(const ReplicatedTable& table,
+                              const std::string& row, std::int64_t hlc) {
+    const ColumnMask mask = MaskOf(writes);
+    CachedStatement& slot = StatementsOf(table).insert_if_absent[mask];
+    auto st = slot.Use(db, "INSERT OR IGNORE INTO " + std::string(table.name) +
+                               " (id, created_hlc, updated_hlc" +
+                               JoinColumns(table, mask, 3, "$", ", ") +
+                               ") VALUES (?2, ?1, ?1" +
+                               JoinColumns(table, mask, 3, "#", ", ") + ")");
+    if (!st) return Fail(st.error());
+    Statement& stmt = **st;
+    Status s = stmt.BindInt64(1, hlc);
+    if (s) s = stmt.BindText(2, row);
+    for (const FieldWrite& f : writes) {
+      if (!s) break;
+      const int rank = std::popcount(mask & ((ColumnMask{1} << f.column) - 1));
+      s = BindValue(stmt, 3 + rank, *f.value);
+    }
+    if (s) s = stmt.Run();
+    if (!s) return Fail(s.error());
+    return db.ChangedRowCount() == 1;
+  }
 
   static ColumnMask MaskOf(const std::vector<FieldWrite>& fields) {
     ColumnMask mask = 0;
@@ -267,18 +301,23 @@ struct Merger::Impl {
 
   // Creates the row (with the `mask` fields of `writes`) or widens its
   // created/updated HLC range (and writes the `mask` fields), in one
-  // statement.
+  // statement; for a mutable table also stores `clock`.
   Status WriteRow(const ReplicatedTable& table, const std::string& row,
-                  std::int64_t hlc, bool exists, ColumnMask mask) {
+                  std::int64_t hlc, bool exists, ColumnMask mask,
+                  const RowClock* clock) {
+    const bool is_mutable = table.kind == TableKind::kMutable;
+    const int first = is_mutable ? 4 : 3;  // first column parameter
     TableStatements& ts = StatementsOf(table);
     Statement* stmt = nullptr;
     if (exists) {
       CachedStatement& slot = ts.update_row[mask];
-      auto st = slot.Use(db, "UPDATE " + std::string(table.name) +
-                                 " SET created_hlc = min(created_hlc, ?1), "
-                                 "updated_hlc = max(updated_hlc, ?1)" +
-                                 JoinColumns(table, mask, "$ = #", ", ") +
-                                 " WHERE id = ?2");
+      auto st = slot.Use(
+          db, "UPDATE " + std::string(table.name) +
+                  " SET created_hlc = min(created_hlc, ?1), "
+                  "updated_hlc = max(updated_hlc, ?1)" +
+                  (is_mutable ? ", field_clock = ?3" : "") +
+                  JoinColumns(table, mask, first, "$ = #", ", ") +
+                  " WHERE id = ?2");
       if (!st) return Fail(st.error());
       stmt = *st;
       Status s = stmt->BindInt64(1, hlc);
@@ -286,174 +325,146 @@ struct Merger::Impl {
       if (!s) return s;
     } else {
       CachedStatement& slot = ts.insert_row[mask];
-      auto st = slot.Use(db, "INSERT INTO " + std::string(table.name) +
-                                 " (id, created_hlc, updated_hlc" +
-                                 JoinColumns(table, mask, "$", ", ") +
-                                 ") VALUES (?1, ?2, ?2" +
-                                 JoinColumns(table, mask, "#", ", ") + ")");
+      auto st = slot.Use(
+          db, "INSERT INTO " + std::string(table.name) +
+                  " (id, created_hlc, updated_hlc" +
+                  (is_mutable ? ", field_clock" : "") +
+                  JoinColumns(table, mask, first, "$", ", ") +
+                  ") VALUES (?2, ?1, ?1" + (is_mutable ? ", ?3" : "") +
+                  JoinColumns(table, mask, first, "#", ", ") + ")");
       if (!st) return Fail(st.error());
       stmt = *st;
-      Status s = stmt->BindText(1, row);
-      if (s) s = stmt->BindInt64(2, hlc);
+      Status s = stmt->BindInt64(1, hlc);
+      if (s) s = stmt->BindText(2, row);
       if (!s) return s;
+    }
+    if (is_mutable) {
+      EncodeRowClock(*clock, clock_bytes);
+      if (Status s = stmt->BindBlob(3, clock_bytes); !s) return s;
     }
     // Parameters of the columns follow in column order, i.e. the order of
     // the bits; `writes` is in field-name order, so bind by rank.
     for (const FieldWrite& f : writes) {
       if ((mask & (ColumnMask{1} << f.column)) == 0) continue;
       const int rank = std::popcount(mask & ((ColumnMask{1} << f.column) - 1));
-      if (Status s = BindValue(*stmt, 3 + rank, *f.value); !s) return s;
+      if (Status s = BindValue(*stmt, first + rank, *f.value); !s) return s;
     }
     return stmt->Run();
   }
 
-  // Per field (docs/data_model.md §3.2–§3.3): record the version; the value
-  // goes to the row if the version is now the field's greatest; conflicts
-  // are recomputed unless the fast path proves they cannot change.
+  // Per field (docs/data_model.md §3.3), with v the incoming version and b
+  // its base: v is a leaf unless a write already named it as its base
+  // (`dangling`); b stops being a leaf (its conflict, if any, is settled),
+  // or is remembered as dangling if it is not a leaf here; the greater of v
+  // and the old winner w wins. Conflicts = leaves − {w} on a live row, so
+  // a losing leaf v becomes one, and so does a displaced w that is still a
+  // leaf (v was not based on it), with the value the row held.
   Status ApplyMutable(const ReplicatedTable& table, const ChangeEntry& e,
-                      const RowState& row) {
-    const std::string_view t = table.name;
-    const StoredVersion incoming{PackedHlc(e.hlc), e.site};
-    recompute.clear();
-    winners.clear();
+                      RowState& row) {
+    auto site = TrustedUuid(e.site, "site");
+    if (!site) return Fail(site.error());
+    auto change_id = TrustedUuid(e.id, "id");
+    if (!change_id) return Fail(change_id.error());
+    auto author = TrustedUuid(e.author, "author");
+    if (!author) return Fail(author.error());
+    const ClockVersion v{e.hlc.packed(), *site};
+    const ClockWriter writer{v, *change_id, *author};
+    const std::string_view kind =
+        row.deleted ? "delete_vs_update" : "concurrent_update";
+
     ColumnMask wins = 0;
-    for (std::size_t i = 0; i < writes.size(); ++i) {
-      const FieldWrite& f = writes[i];
-      StoredVersion base;
+    for (const FieldWrite& f : writes) {
+      FieldClock& fc = row.clock.Get(static_cast<std::uint32_t>(f.column));
+      // The same version twice (two entries with one (hlc, site): refused
+      // by validation upstream) changes nothing.
+      if ((fc.winner && fc.winner->version == v) ||
+          ContainsVersion(fc.leaves, v)) {
+        continue;
+      }
+      const bool born_inner = EraseVersion(fc.dangling, v);
+      bool winner_built_on = false;
       if (auto it = e.base.find(*f.name); it != e.base.end()) {
-        base = {PackedHlc(it->second.hlc), it->second.site};
+        auto base_site = TrustedUuid(it->second.site, "base site");
+        if (!base_site) return Fail(base_site.error());
+        const ClockVersion b{it->second.hlc.packed(), *base_site};
+        if (fc.winner && fc.winner->version == b) {
+          winner_built_on = true;
+          // On a deleted row an unseen winner was a conflict; no longer.
+          if (row.deleted && !ContainsVersion(fc.seen_by_tombstone, b)) {
+            if (Status s = DeleteConflict(table, e.row, *f.name, b); !s) {
+              return s;
+            }
+          }
+        } else if (EraseVersion(fc.leaves, b)) {
+          if (!row.deleted || !ContainsVersion(fc.seen_by_tombstone, b)) {
+            if (Status s = DeleteConflict(table, e.row, *f.name, b); !s) {
+              return s;
+            }
+          }
+        } else {
+          InsertVersion(fc.dangling, b);
+        }
       }
-      // A row that did not exist has no versions, tombstones or conflicts
-      // (every applied entry creates its row first), so no winner to read.
-      std::optional<StoredVersion> winner;
-      if (row.exists) {
-        auto w = WinnerOrNone(t, e.row, *f.name);
-        if (!w) return Fail(w.error());
-        winner = std::move(*w);
-      }
-      if (Status s = InsertVersion(t, e, *f.name, base, *f.value); !s) {
-        return s;
-      }
-      // The greatest version after the insert. If the version was already
-      // stored (same hlc and site), winner == incoming and the value is
-      // written, as before this change.
-      const bool incoming_wins =
-          !winner.has_value() || !Less(incoming, *winner);
-      if (incoming_wins) wins |= ColumnMask{1} << f.column;
-      // Fast path (§3.3): on a live row whose fields have no conflicts, the
-      // field's only leaf is its winner w (conflicts = leaves − {w} is
-      // empty). If the incoming v is based on w, w stops being a leaf; v is
-      // a leaf, since a version based on v would have a greater hlc than v
-      // (ValidateChange: base hlc < entry hlc), hence than w, the greatest.
-      // So the leaves are {v}, v is the winner, and the conflicts stay
-      // empty. The same holds when the field had no version at all.
-      const bool fast =
-          !row.deleted && !row.has_conflicts &&
-          (!winner.has_value() || (base == *winner && Less(*winner, incoming)));
-      if (!fast) {
-        recompute.push_back(static_cast<int>(i));
-        winners.push_back(incoming_wins ? incoming : *winner);
+      if (!fc.winner || fc.winner->version < v) {
+        // v wins. (v cannot be born inner: a version built on v would be
+        // greater than v, hence than w, the greatest.)
+        if (fc.winner && !winner_built_on) {
+          // w stays a leaf: a conflict on a live row (on a deleted one its
+          // status does not change).
+          InsertVersion(fc.leaves, fc.winner->version);
+          if (!row.deleted) {
+            if (Status s = InsertConflictFromRow(table, e.row, f.column,
+                                                 *fc.winner, kind);
+                !s) {
+              return s;
+            }
+          }
+        }
+        fc.winner = writer;
+        wins |= ColumnMask{1} << f.column;
+        // On a deleted row every leaf no tombstone saw is a conflict, the
+        // winner included.
+        if (row.deleted && !ContainsVersion(fc.seen_by_tombstone, v)) {
+          if (Status s = InsertConflict(table.name, e.row, *f.name, v, e.id,
+                                        e.author, kind, f.value, nullptr, 0);
+              !s) {
+            return s;
+          }
+        }
+      } else if (!born_inner) {
+        InsertVersion(fc.leaves, v);
+        if (!row.deleted || !ContainsVersion(fc.seen_by_tombstone, v)) {
+          if (Status s = InsertConflict(table.name, e.row, *f.name, v, e.id,
+                                        e.author, kind, f.value, nullptr, 0);
+              !s) {
+            return s;
+          }
+        }
       }
     }
-    if (Status s = WriteRow(table, e.row, incoming.hlc, row.exists, wins); !s) {
+    return WriteRow(table, e.row, static_cast<std::int64_t>(e.hlc.packed()),
+                    row.exists, wins, &row.clock);
+  }
+
+  Status DeleteConflict(const ReplicatedTable& table, std::string_view row,
+                        std::string_view column, const ClockVersion& loser) {
+    auto del = delete_conflict.Use(db, "DELETE FROM conflicts WHERE id = ?");
+    if (!del) return Fail(del.error());
+    if (Status s = (*del)->BindText(1, ConflictId(table.name, row, column,
+                                                  loser));
+        !s) {
       return s;
     }
-    for (std::size_t k = 0; k < recompute.size(); ++k) {
-      const FieldWrite& f = writes[static_cast<std::size_t>(recompute[k])];
-      if (Status s =
-              RecomputeConflicts(t, e.row, *f.name, row.deleted, winners[k]);
-          !s) {
-        return s;
-      }
-    }
-    return OkStatus();
+    return (*del)->Run();
   }
 
-  // (hlc, site) order of versions (change_log.md §1.1).
-  static bool Less(const StoredVersion& a, const StoredVersion& b) {
-    if (a.hlc != b.hlc) return a.hlc < b.hlc;
-    return a.site < b.site;
-  }
-
-  std::vector<StoredVersion> winners;  // parallel to `recompute`
-
-  Status InsertVersion(std::string_view t, const ChangeEntry& e,
-                       std::string_view column, const StoredVersion& base,
-                       const FieldValue& value) {
-    auto insert = insert_version.Use(
-        db,
-        "INSERT OR IGNORE INTO field_versions (tbl, row_id, col, hlc, site, "
-        "base_hlc, base_site, change_id, author, value) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!insert) return Fail(insert.error());
-    Statement& ins = **insert;
-    Status s = ins.BindText(1, t);
-    if (s) s = ins.BindText(2, e.row);
-    if (s) s = ins.BindText(3, column);
-    if (s) s = ins.BindInt64(4, PackedHlc(e.hlc));
-    if (s) s = ins.BindText(5, e.site);
-    if (s) s = ins.BindInt64(6, base.hlc);
-    if (s) s = ins.BindText(7, base.site);
-    if (s) s = ins.BindText(8, e.id);
-    if (s) s = ins.BindText(9, e.author);
-    if (s) s = BindValue(ins, 10, value);
-    if (s) s = ins.Run();
-    return s;
-  }
-
-  Result<std::optional<StoredVersion>> WinnerOrNone(std::string_view t,
-                                                    std::string_view row,
-                                                    std::string_view column) {
-    auto select = select_winner.Use(
-        db,
-        "SELECT hlc, site FROM field_versions WHERE tbl = ? AND row_id = ? "
-        "AND col = ? ORDER BY hlc DESC, site DESC LIMIT 1");
-    if (!select) return Fail(select.error());
-    Statement& q = **select;
-    Status s = q.BindText(1, t);
-    if (s) s = q.BindText(2, row);
-    if (s) s = q.BindText(3, column);
-    if (!s) return Fail(s.error());
-    auto found = q.Step();
-    if (!found) return Fail(found.error());
-    if (!*found) return std::optional<StoredVersion>();
-    StoredVersion v{q.ColumnInt64(0).value(),
-                    std::string(q.ColumnText(1).value())};
-    q.Reset();
-    return std::optional<StoredVersion>(std::move(v));
-  }
-
-  // conflicts(field) := leaves − {winner} on a live row, leaves − {versions
-  // a tombstone saw} on a deleted one. `winner` (the field's greatest
-  // version) is ignored on a deleted row.
-  Status RecomputeConflicts(std::string_view t, std::string_view row,
-                            std::string_view column, bool deleted,
-                            const StoredVersion& winner) {
-    auto clear = clear_conflicts.Use(
-        db, "DELETE FROM conflicts WHERE tbl = ? AND row_id = ? AND col = ?");
-    if (!clear) return Fail(clear.error());
-    Status s = (*clear)->BindText(1, t);
-    if (s) s = (*clear)->BindText(2, row);
-    if (s) s = (*clear)->BindText(3, column);
-    if (s) s = (*clear)->Run();
-    if (!s) return s;
-
-    auto leaves = select_leaves.Use(
-        db,
-        "SELECT v.hlc, v.site, v.change_id, v.author, v.value, "
-        " EXISTS (SELECT 1 FROM tombstone_bases b WHERE b.tbl = v.tbl AND "
-        "  b.row_id = v.row_id AND b.col = v.col AND b.base_hlc = v.hlc AND "
-        "  b.base_site = v.site) "
-        "FROM field_versions v WHERE v.tbl = ?1 AND v.row_id = ?2 AND "
-        "v.col = ?3 AND NOT EXISTS (SELECT 1 FROM field_versions c WHERE "
-        " c.tbl = v.tbl AND c.row_id = v.row_id AND c.col = v.col AND "
-        " c.base_hlc = v.hlc AND c.base_site = v.site)");
-    if (!leaves) return Fail(leaves.error());
-    Statement& q = **leaves;
-    s = q.BindText(1, t);
-    if (s) s = q.BindText(2, row);
-    if (s) s = q.BindText(3, column);
-    if (!s) return s;
+  // The loser's value comes from `value`, or else column `from` of the
+  // current row of `source`.
+  Status InsertConflict(std::string_view t, std::string_view row,
+                        std::string_view column, const ClockVersion& loser,
+                        std::string_view change_id, std::string_view author,
+                        std::string_view kind, const FieldValue* value,
+                        const Statement* source, int from) {
     auto insert = insert_conflict.Use(
         db,
         "INSERT INTO conflicts (id, tbl, row_id, col, kind, loser_hlc, "
@@ -461,37 +472,59 @@ struct Merger::Impl {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert) return Fail(insert.error());
     Statement& ins = **insert;
-    for (;;) {
-      auto more = q.Step();
-      if (!more) return Fail(more.error());
-      if (!*more) break;
-      StoredVersion leaf{q.ColumnInt64(0).value(),
-                         std::string(q.ColumnText(1).value())};
-      const bool seen_by_tombstone = q.ColumnInt64(5).value() != 0;
-      if (deleted ? seen_by_tombstone : leaf == winner) continue;
-      ins.Reset();
-      s = ins.BindText(1, ConflictId(t, row, column, leaf));
-      if (s) s = ins.BindText(2, t);
-      if (s) s = ins.BindText(3, row);
-      if (s) s = ins.BindText(4, column);
-      if (s)
-        s = ins.BindText(5, deleted ? "delete_vs_update" : "concurrent_update");
-      if (s) s = ins.BindInt64(6, leaf.hlc);
-      if (s) s = ins.BindText(7, leaf.site);
-      if (s) s = ins.BindText(8, q.ColumnText(2).value());
-      if (s) s = ins.BindText(9, q.ColumnText(3).value());
-      if (s) s = CopyColumn(q, 4, ins, 10);
-      if (s) s = ins.Run();
-      if (!s) return s;
+    Status s = ins.BindText(1, ConflictId(t, row, column, loser));
+    if (s) s = ins.BindText(2, t);
+    if (s) s = ins.BindText(3, row);
+    if (s) s = ins.BindText(4, column);
+    if (s) s = ins.BindText(5, kind);
+    if (s) s = ins.BindInt64(6, static_cast<std::int64_t>(loser.hlc));
+    if (s) s = ins.BindText(7, loser.site.ToString());
+    if (s) s = ins.BindText(8, change_id);
+    if (s) s = ins.BindText(9, author);
+    if (s) {
+      s = value != nullptr ? BindValue(ins, 10, *value)
+                           : CopyColumn(*source, from, ins, 10);
     }
-    q.Reset();
-    return OkStatus();
+    if (s) s = ins.Run();
+    return s;
   }
 
-  // A tombstone sets `deleted` for good; every field of the row then has
-  // its conflicts judged against what the tombstones saw.
-  Status ApplyTombstone(const ReplicatedTable& table, const ChangeEntry& e) {
+  // A conflict for the field's current winner `w`, whose value is the one
+  // the row holds now (read before the row is rewritten).
+  Status InsertConflictFromRow(const ReplicatedTable& table,
+                               const std::string& row, int column,
+                               const ClockWriter& w, std::string_view kind) {
+    TableStatements& ts = StatementsOf(table);
+    if (ts.select_column.empty()) ts.select_column.resize(table.columns.size());
+    const auto c = static_cast<std::size_t>(column);
+    auto select = ts.select_column[c].Use(
+        db, "SELECT " + std::string(table.columns[c]) + " FROM " +
+                std::string(table.name) + " WHERE id = ?");
+    if (!select) return Fail(select.error());
+    Statement& q = **select;
+    if (Status s = q.BindText(1, row); !s) return s;
+    auto found = q.Step();
+    if (!found) return Fail(found.error());
+    if (!*found) {
+      return Fail(ErrorCode::kCorruption,
+                  "merge: " + std::string(table.name) + " row " + row +
+                      " has field clocks but no row");
+    }
+    Status s = InsertConflict(table.name, row, table.columns[c], w.version,
+                              w.change_id.ToString(), w.author.ToString(),
+                              kind, nullptr, &q, 0);
+    q.Reset();
+    return s;
+  }
+
+  // A tombstone sets `deleted` for good. On a mutable row the conflicts
+  // become "leaves the tombstones did not see": existing ones change kind,
+  // leaves it saw are settled, and a winner it did not see (an update the
+  // deleting site never saw) becomes a delete_vs_update conflict.
+  Status ApplyTombstone(const ReplicatedTable& table, const ChangeEntry& e,
+                        RowState& row) {
     const std::string_view t = table.name;
+    const std::int64_t hlc = static_cast<std::int64_t>(e.hlc.packed());
     auto insert = insert_tombstone.Use(
         db,
         "INSERT OR IGNORE INTO tombstones (change_id, tbl, row_id, hlc, site, "
@@ -501,58 +534,63 @@ struct Merger::Impl {
     Status s = ins.BindText(1, e.id);
     if (s) s = ins.BindText(2, t);
     if (s) s = ins.BindText(3, e.row);
-    if (s) s = ins.BindInt64(4, PackedHlc(e.hlc));
+    if (s) s = ins.BindInt64(4, hlc);
     if (s) s = ins.BindText(5, e.site);
     if (s) s = ins.BindText(6, e.author);
     if (s) s = ins.Run();
     if (!s) return s;
-    auto base = insert_tombstone_base.Use(
-        db,
-        "INSERT OR IGNORE INTO tombstone_bases (change_id, tbl, row_id, col, "
-        "base_hlc, base_site) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!base) return Fail(base.error());
-    for (const auto& [column, version] : e.base) {
-      Statement& b = **base;
-      b.Reset();
-      s = b.BindText(1, e.id);
-      if (s) s = b.BindText(2, t);
-      if (s) s = b.BindText(3, e.row);
-      if (s) s = b.BindText(4, column);
-      if (s) s = b.BindInt64(5, PackedHlc(version.hlc));
-      if (s) s = b.BindText(6, version.site);
-      if (s) s = b.Run();
-      if (!s) return s;
+
+    if (table.kind == TableKind::kMutable) {
+      const bool was_deleted = row.deleted;
+      if (!was_deleted) {
+        auto rekind = conflicts_to_delete_kind.Use(
+            db,
+            "UPDATE conflicts SET kind = 'delete_vs_update' WHERE tbl = ? AND "
+            "row_id = ?");
+        if (!rekind) return Fail(rekind.error());
+        s = (*rekind)->BindText(1, t);
+        if (s) s = (*rekind)->BindText(2, e.row);
+        if (s) s = (*rekind)->Run();
+        if (!s) return s;
+      }
+      for (const auto& [column, version] : e.base) {
+        const int index = ColumnIndex(table, column);
+        if (index < 0) continue;  // newer schema: ignored
+        auto base_site = TrustedUuid(version.site, "base site");
+        if (!base_site) return Fail(base_site.error());
+        const ClockVersion seen{version.hlc.packed(), *base_site};
+        FieldClock& fc = row.clock.Get(static_cast<std::uint32_t>(index));
+        if (!InsertVersion(fc.seen_by_tombstone, seen)) continue;
+        const bool is_winner = fc.winner && fc.winner->version == seen;
+        // A leaf this tombstone saw is no conflict (the winner of a live
+        // row never was one).
+        if ((is_winner && was_deleted) || ContainsVersion(fc.leaves, seen)) {
+          if (s = DeleteConflict(table, e.row, column, seen); !s) return s;
+        }
+      }
+      if (!was_deleted && row.exists) {
+        for (const FieldClock& fc : row.clock.fields) {
+          if (!fc.winner ||
+              ContainsVersion(fc.seen_by_tombstone, fc.winner->version)) {
+            continue;
+          }
+          if (s = InsertConflictFromRow(table, e.row,
+                                        static_cast<int>(fc.column), *fc.winner,
+                                        "delete_vs_update");
+              !s) {
+            return s;
+          }
+        }
+      }
+    }
+    if (s = WriteRow(table, e.row, hlc, row.exists, 0, &row.clock); !s) {
+      return s;
     }
     auto mark = StatementsOf(table).mark_deleted.Use(
         db, "UPDATE " + std::string(t) + " SET deleted = 1 WHERE id = ?");
     if (!mark) return Fail(mark.error());
     if (s = (*mark)->BindText(1, e.row); !s) return s;
-    if (s = (*mark)->Run(); !s) return s;
-    if (table.kind == TableKind::kAppendOnly) return OkStatus();
-    auto columns = select_row_columns.Use(
-        db,
-        "SELECT DISTINCT col FROM field_versions WHERE tbl = ? AND row_id = ?");
-    if (!columns) return Fail(columns.error());
-    row_columns.clear();
-    {
-      Statement& q = **columns;
-      s = q.BindText(1, t);
-      if (s) s = q.BindText(2, e.row);
-      if (!s) return s;
-      for (;;) {
-        auto more = q.Step();
-        if (!more) return Fail(more.error());
-        if (!*more) break;
-        row_columns.emplace_back(q.ColumnText(0).value());
-      }
-      q.Reset();
-    }
-    for (const std::string& column : row_columns) {
-      if (Status r = RecomputeConflicts(t, e.row, column, true, {}); !r) {
-        return r;
-      }
-    }
-    return OkStatus();
+    return (*mark)->Run();
   }
 };
 
@@ -606,30 +644,39 @@ Result<std::size_t> Merger::ApplyBatch(std::span<const ChangeEntry> entries) {
 Result<std::optional<Version>> Merger::CurrentVersion(std::string_view table,
                                                       std::string_view row,
                                                       std::string_view column) {
-  auto winner = impl_->WinnerOrNone(table, row, column);
-  if (!winner) return Fail(winner.error());
-  if (!winner->has_value()) return std::optional<Version>();
-  auto hlc = Hlc::FromPacked(static_cast<std::uint64_t>((*winner)->hlc));
+  const ReplicatedTable* t = FindReplicatedTable(table);
+  if (t == nullptr || t->kind != TableKind::kMutable) {
+    return std::optional<Version>();
+  }
+  const int index = ColumnIndex(*t, column);
+  if (index < 0) return std::optional<Version>();
+  auto state = impl_->ReadRow(*t, std::string(row));
+  if (!state) return Fail(state.error());
+  const FieldClock* fc = state->clock.Find(static_cast<std::uint32_t>(index));
+  if (fc == nullptr || !fc->winner) return std::optional<Version>();
+  auto hlc = Hlc::FromPacked(fc->winner->version.hlc);
   if (!hlc) return Fail(hlc.error());
-  return std::optional<Version>(Version{*hlc, (*winner)->site});
+  return std::optional<Version>(
+      Version{*hlc, fc->winner->version.site.ToString()});
 }
 
 namespace {
 
+void PutLength(Blake2bHasher& hasher, std::uint64_t n) {
+  std::uint8_t bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(n >> (8 * i));
+  hasher.Update(std::span<const std::uint8_t>(bytes, 8));
+}
+
 void HashValue(Blake2bHasher& hasher, const Statement& row, int column) {
-  auto put_length = [&](std::size_t n) {
-    std::uint8_t bytes[8];
-    for (int i = 0; i < 8; ++i)
-      bytes[i] = static_cast<std::uint8_t>(n >> (8 * i));
-    hasher.Update(std::span<const std::uint8_t>(bytes, 8));
-  };
   switch (row.GetColumnType(column)) {
     case ColumnType::kNull:
       hasher.Update("n");
       break;
     case ColumnType::kInteger: {
       hasher.Update("i");
-      put_length(static_cast<std::size_t>(row.ColumnInt64(column).value()));
+      PutLength(hasher,
+                static_cast<std::uint64_t>(row.ColumnInt64(column).value()));
       break;
     }
     case ColumnType::kFloat: {
@@ -637,37 +684,57 @@ void HashValue(Blake2bHasher& hasher, const Statement& row, int column) {
       const double v = row.ColumnDouble(column).value();
       std::uint64_t bits;
       std::memcpy(&bits, &v, sizeof bits);
-      put_length(bits);
+      PutLength(hasher, bits);
       break;
     }
     case ColumnType::kText: {
       const std::string_view text = row.ColumnText(column).value();
       hasher.Update("t");
-      put_length(text.size());
+      PutLength(hasher, text.size());
       hasher.Update(text);
       break;
     }
     case ColumnType::kBlob: {
       const auto blob = row.ColumnBlob(column).value();
       hasher.Update("b");
-      put_length(blob.size());
+      PutLength(hasher, blob.size());
       hasher.Update(blob);
       break;
     }
   }
 }
 
+// Hashes every row of `sql`; the column `clock_column` (if >= 0) holds
+// field clocks and is hashed in their canonical form.
 Status HashQuery(Database& db, Blake2bHasher& hasher, std::string_view label,
-                 const std::string& sql) {
+                 const std::string& sql, int clock_column = -1) {
   auto stmt = db.Prepare(sql);
   if (!stmt) return Fail(stmt.error());
   hasher.Update(label);
+  std::vector<std::uint8_t> canonical;
   for (;;) {
     auto more = stmt->Step();
     if (!more) return Fail(more.error());
     if (!*more) break;
     hasher.Update("(");
-    for (int c = 0; c < stmt->ColumnCount(); ++c) HashValue(hasher, *stmt, c);
+    for (int c = 0; c < stmt->ColumnCount(); ++c) {
+      if (c == clock_column) {
+        // NULL (a row upgraded from schema v1 with no versions) is the
+        // empty clock.
+        RowClock clock;
+        if (stmt->GetColumnType(c) != ColumnType::kNull) {
+          auto decoded = DecodeRowClock(stmt->ColumnBlob(c).value());
+          if (!decoded) return Fail(decoded.error());
+          clock = std::move(*decoded);
+        }
+        EncodeRowClock(clock, canonical, /*include_dangling=*/false);
+        hasher.Update("c");
+        PutLength(hasher, canonical.size());
+        hasher.Update(canonical);
+      } else {
+        HashValue(hasher, *stmt, c);
+      }
+    }
     hasher.Update(")");
   }
   return OkStatus();
@@ -682,17 +749,18 @@ Result<std::string> CanonicalStateHash(Database& db) {
     for (std::string_view column : table.columns) {
       sql.append(", ").append(column);
     }
+    int clock_column = -1;
+    if (table.kind == TableKind::kMutable) {
+      clock_column = 4 + static_cast<int>(table.columns.size());
+      sql.append(", field_clock");
+    }
     sql.append(" FROM ").append(table.name).append(" ORDER BY id");
-    if (Status s = HashQuery(db, hasher, table.name, sql); !s) {
+    if (Status s = HashQuery(db, hasher, table.name, sql, clock_column); !s) {
       return Fail(s.error());
     }
   }
   const std::pair<std::string_view, std::string> bookkeeping[] = {
-      {"field_versions",
-       "SELECT * FROM field_versions ORDER BY tbl, row_id, col, hlc, site"},
       {"tombstones", "SELECT * FROM tombstones ORDER BY change_id"},
-      {"tombstone_bases",
-       "SELECT * FROM tombstone_bases ORDER BY change_id, col"},
       {"conflicts", "SELECT * FROM conflicts ORDER BY id"},
   };
   for (const auto& [label, sql] : bookkeeping) {

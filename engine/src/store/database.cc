@@ -466,6 +466,10 @@ Result<Database> Database::OpenImpl(const std::filesystem::path& path,
     return Fail(ErrorCode::kInvalidArgument,
                 where + ": busy timeout out of range");
   }
+  if (options.wal_autocheckpoint_pages < 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                where + ": wal_autocheckpoint_pages is negative");
+  }
   if (!options.create_if_missing) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
@@ -536,6 +540,11 @@ Result<Database> Database::OpenImpl(const std::filesystem::path& path,
                          ? "PRAGMA synchronous = FULL"
                          : "PRAGMA synchronous = NORMAL";
   if (Status s = RunScript(raw, sync); !s) {
+    return Fail(s.error().WithContext(where));
+  }
+  if (Status s = RunScript(raw, "PRAGMA wal_autocheckpoint = " +
+                                     std::to_string(options.wal_autocheckpoint_pages));
+      !s) {
     return Fail(s.error().WithContext(where));
   }
   if (Status s = RunScript(raw, "PRAGMA foreign_keys = ON"); !s) {

@@ -73,6 +73,11 @@ Status ApplyOne(Database& db, const Migration& m, Clock& clock) {
   if (Status s = db.Execute(m.sql); !s) {
     return Fail(s.error().WithContext("migration " + Label(m)));
   }
+  if (m.upgrade != nullptr) {
+    if (Status s = m.upgrade(db); !s) {
+      return Fail(s.error().WithContext("migration " + Label(m) + " (upgrade)"));
+    }
+  }
   auto insert = db.Prepare(
       "INSERT INTO schema_migrations (version, name, sql_sha256, "
       "applied_at_ms) VALUES (?, ?, ?, ?)");

@@ -4,15 +4,17 @@
 // with duplicates — hold identical state (docs/data_model.md §3).
 //
 //  - An entry already applied (same id) is skipped.
-//  - Mutable tables: every field write is recorded as a version in
-//    field_versions; the greatest (hlc, site) version is the row's value.
+//  - Mutable tables: every field write updates the field's clock (the
+//    row's field_clock column, row_clock.h); the greatest (hlc, site)
+//    version is the row's value.
 //  - Append-only tables: the row holds the fields of its earliest entry.
 //  - Tombstones set `deleted` for good and win over concurrent updates.
 //  - Conflicts: per field, every leaf of the version graph (a version no
 //    later write was based on) other than the winner — or, on a deleted
 //    row, every leaf the tombstones did not see — is a conflict. The
-//    conflicts table is recomputed for each field an entry touches, so it
-//    too depends only on the set of entries applied.
+//    conflicts table is kept equal to that incrementally (see
+//    docs/data_model.md §3.3), so it too depends only on the set of
+//    entries applied.
 //
 // Entries are trusted to be valid (ValidateChange); the caller (sync client
 // or server) validates and authorises them first. Columns this build does
@@ -65,8 +67,9 @@ class Merger {
 };
 
 // BLAKE2b-256 (hex) over every replicated table's rows (by id, every
-// column), the version graph, tombstones and conflicts, each value with its
-// storage class: equal on two replicas exactly when their merged state is.
+// column, the field clocks in canonical form), tombstones and conflicts,
+// each value with its storage class: equal on two replicas exactly when
+// their merged state is.
 Result<std::string> CanonicalStateHash(Database& db);
 
 }  // namespace pulse::engine

@@ -34,6 +34,11 @@ struct Migration {
   int version = 0;         // 1, 2, 3, ...: the NNNN of the file name
   std::string_view name;   // the description part, e.g. "initial"
   std::string_view sql;    // the script, run with Database::Execute()
+  // Optional C++ step run after `sql` in the same transaction, for data
+  // conversions SQL cannot express (pulse_embed_migrations UPGRADES). Not
+  // covered by the recorded SHA-256: like the script, it must never change
+  // once released.
+  Status (*upgrade)(Database& db) = nullptr;
 };
 
 struct MigrationReport {
