@@ -206,5 +206,33 @@ TEST_F(PatientsTest, UpdateRemoveAndSearch) {
   EXPECT_TRUE(VerifyChain(site_, Chain()).ok);
 }
 
+// A row that arrived through sync is not validated the way a local write
+// is: a value of another storage class (here a blob where a name belongs)
+// must read as empty, never throw or make the patient unreadable.
+TEST_F(PatientsTest, ARowWithAForeignValueStillReads) {
+  const Principal doctor = As(Role::kClinician, site_);
+  auto id = repo_->Register(doctor, {"KSM-9", "Amani", "Otieno", "1990-02-03",
+                                     "F", "", ""});
+  ASSERT_TRUE(id.has_value()) << id.error().ToString();
+  ChangeEntry remote;
+  remote.id = ids_.Next().ToString();
+  remote.hlc = clock_.Now();
+  remote.site = other_site_.ToString();
+  remote.table = "patients";
+  remote.row = *id;
+  remote.author = ids_.Next().ToString();
+  remote.fields["given_name"] = Blob{{0x01, 0x02}};
+  ASSERT_TRUE(ValidateChange(remote).has_value());
+  ASSERT_TRUE(writer_->merger().ApplyBatch(std::span(&remote, 1)).has_value());
+
+  auto patient = repo_->Get(doctor, *id);
+  ASSERT_TRUE(patient.has_value()) << patient.error().ToString();
+  EXPECT_EQ(patient->fields.given_name, "");
+  EXPECT_EQ(patient->fields.family_name, "Otieno");
+  auto found = repo_->Search(doctor, {"Otieno", "", 10});
+  ASSERT_TRUE(found.has_value()) << found.error().ToString();
+  EXPECT_EQ(found->size(), 1u);
+}
+
 }  // namespace
 }  // namespace pulse::engine

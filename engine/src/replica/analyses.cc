@@ -220,32 +220,6 @@ AnalysisRepository::LoadRecording(const std::string& id) {
   return std::optional<RecordingFacts>(std::move(facts));
 }
 
-Status AnalysisRepository::Deny(const Principal& who,
-                                const std::optional<std::string>& patient,
-                                const Decision& decision) {
-  AuditFact fact{&who,           AuditAction::kPermissionDenied,
-                 kAnalysesTable, std::nullopt,
-                 patient,        AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status AnalysisRepository::WriteAudited(
-    const Principal& who, std::vector<RowWrite> writes, AuditAction action,
-    const std::string& analysis_id, const std::optional<std::string>& patient) {
-  auto event = audit_.Next(AuditFact{&who, action, kAnalysesTable, analysis_id,
-                                     patient, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<std::string> AnalysisRepository::Store(const Principal& who,
                                               const AnalysisInput& in) {
   if (!IsCanonicalUuid(in.recording_id)) {
@@ -264,7 +238,12 @@ Result<std::string> AnalysisRepository::Store(const Principal& who,
   for (Resource resource : {Resource::kMeasurements, Resource::kFindings}) {
     const Decision decision = Authorize(who, Action::kCreate, resource, site);
     if (!decision) {
-      return Fail(Deny(who, PatientOf(rec.patient_id), decision).error());
+      return Fail(AuditDenial(writer_, audit_,
+                              {.actor = &who,
+                               .object_type = kAnalysesTable,
+                               .patient = PatientOf(rec.patient_id)},
+                              decision.reason)
+                      .error());
     }
   }
   if (!Authorize(who, Action::kRead, Resource::kRecordings, site)) {
@@ -330,8 +309,10 @@ Result<std::string> AnalysisRepository::Store(const Principal& who,
                                {"count", f.count},
                                {"confidence", f.confidence}}});
   }
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate,
-                              analysis_id, PatientOf(rec.patient_id));
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, kAnalysesTable,
+                                analysis_id, PatientOf(rec.patient_id)},
+                               std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -353,7 +334,12 @@ Result<Analysis> AnalysisRepository::ForRecording(
   for (Resource resource : {Resource::kMeasurements, Resource::kFindings}) {
     const Decision decision = Authorize(who, Action::kRead, resource, site);
     if (!decision) {
-      return Fail(Deny(who, PatientOf(rec.patient_id), decision).error());
+      return Fail(AuditDenial(writer_, audit_,
+                              {.actor = &who,
+                               .object_type = kAnalysesTable,
+                               .patient = PatientOf(rec.patient_id)},
+                              decision.reason)
+                      .error());
     }
   }
 
@@ -431,8 +417,10 @@ Result<Analysis> AnalysisRepository::ForRecording(
                                           *count, *confidence});
     }
   }
-  if (Status s = WriteAudited(who, {}, AuditAction::kView, analysis.id,
-                              PatientOf(rec.patient_id));
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kView, kAnalysesTable,
+                                analysis.id, PatientOf(rec.patient_id)},
+                               {});
       !s) {
     return Fail(s.error());
   }

@@ -1,6 +1,7 @@
 #include "pulse/engine/audit_log.h"
 
 #include <chrono>
+#include <utility>
 
 #include "pulse/engine/hash.h"
 
@@ -10,6 +11,13 @@ namespace {
 FieldValue Text(const std::optional<std::string>& value) {
   if (!value) return nullptr;
   return *value;
+}
+
+// The author of change entries made when no user is known (a failed
+// sign-in with an unknown name): the nil UUID, which no account has.
+std::string AuthorOf(const AuditFact& fact) {
+  return fact.actor != nullptr ? fact.actor->user_id.ToString()
+                               : Uuid().ToString();
 }
 
 }  // namespace
@@ -91,6 +99,24 @@ Result<RowWrite> AuditLog::Next(const AuditFact& fact) {
       {"hash", HexEncode(chained->hash)},
   };
   return write;
+}
+
+Status CommitAudited(LocalWriter& writer, AuditLog& audit,
+                     const AuditFact& fact, std::vector<RowWrite> writes) {
+  auto event = audit.Next(fact);
+  if (!event) return Fail(event.error());
+  writes.push_back(std::move(*event));
+  auto committed = writer.Commit(writes, AuthorOf(fact));
+  if (!committed) return Fail(committed.error());
+  return OkStatus();
+}
+
+Status AuditDenial(LocalWriter& writer, AuditLog& audit, AuditFact fact,
+                   std::string_view reason) {
+  fact.action = AuditAction::kPermissionDenied;
+  fact.outcome = AuditOutcome::kDenied;
+  if (Status s = CommitAudited(writer, audit, fact, {}); !s) return s;
+  return Fail(ErrorCode::kPermissionDenied, std::string(reason));
 }
 
 }  // namespace pulse::engine

@@ -5,9 +5,12 @@
 #include <utility>
 
 #include "pulse/engine/replicated_tables.h"
+#include "row_reading.h"
 
 namespace pulse::engine {
 namespace {
+
+using internal::TextOrNone;
 
 constexpr int kMaxPageSize = 200;
 
@@ -44,13 +47,6 @@ FieldValue ReadValue(const Statement& stmt, int column) {
       break;
   }
   return nullptr;
-}
-
-std::optional<std::string> TextOrNone(const Statement& stmt, int column) {
-  if (stmt.IsNull(column)) return std::nullopt;
-  auto text = stmt.ColumnText(column);
-  if (!text) return std::nullopt;
-  return std::string(*text);
 }
 
 // The column as named in the schema's table definition: SQL is built only
@@ -154,35 +150,6 @@ Result<std::optional<std::string>> ConflictRepository::PatientOf(
   return patient;
 }
 
-Status ConflictRepository::Deny(const Principal& who,
-                                std::string_view object_type,
-                                const std::optional<std::string>& id,
-                                const std::optional<std::string>& patient,
-                                const Decision& decision) {
-  AuditFact fact{&who,    AuditAction::kPermissionDenied, object_type, id,
-                 patient, AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status ConflictRepository::Audit(const Principal& who, AuditAction action,
-                                 std::string_view object_type,
-                                 const std::string& id,
-                                 const std::optional<std::string>& patient,
-                                 std::vector<RowWrite> writes) {
-  auto event = audit_.Next(
-      AuditFact{&who, action, object_type, id, patient, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<ConflictPage> ConflictRepository::List(const Principal& who,
                                               const ConflictQuery& query) {
   if (query.limit < 1 || query.limit > kMaxPageSize) {
@@ -201,8 +168,10 @@ Result<ConflictPage> ConflictRepository::List(const Principal& who,
       who, Action::kRead, Resource::kConflicts,
       any_site ? std::optional<SiteId>() : std::optional<SiteId>(site_));
   if (!decision) {
-    return Fail(
-        Deny(who, "conflicts", std::nullopt, std::nullopt, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "conflicts"},
+                            decision.reason)
+                    .error());
   }
 
   std::string sql =
@@ -268,8 +237,9 @@ Result<ConflictPage> ConflictRepository::List(const Principal& who,
     // per row shown.
     if (c.patient_id && IsCanonicalUuid(c.row) &&
         audited.emplace(c.table, c.row).second) {
-      if (Status a = Audit(who, AuditAction::kView, c.table, c.row,
-                           c.patient_id, {});
+      if (Status a = CommitAudited(
+              writer_, audit_,
+              {&who, AuditAction::kView, c.table, c.row, c.patient_id}, {});
           !a) {
         return Fail(a.error());
       }
@@ -331,7 +301,14 @@ Status ConflictRepository::Resolve(const Principal& who,
     if (!resource) return Fail(resource.error());
     allowed = Authorize(who, Action::kUpdate, *resource, row_site);
   }
-  if (!allowed) return Deny(who, table->name, row, *patient, allowed);
+  if (!allowed) {
+    return AuditDenial(writer_, audit_,
+                       {.actor = &who,
+                        .object_type = table->name,
+                        .object_id = row,
+                        .patient = *patient},
+                       allowed.reason);
+  }
 
   if (take_loser && (kind == "delete_vs_update" || state->deleted)) {
     return Invalid("decision",
@@ -368,8 +345,10 @@ Status ConflictRepository::Resolve(const Principal& who,
                               Op::kUpsert,
                               {{std::string(*column), std::move(loser_value)}}});
   }
-  return Audit(who, AuditAction::kConflictResolved, table->name, row, *patient,
-               std::move(writes));
+  return CommitAudited(
+      writer_, audit_,
+      {&who, AuditAction::kConflictResolved, table->name, row, *patient},
+      std::move(writes));
 }
 
 }  // namespace pulse::engine

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "pulse/engine/change.h"
+#include "row_reading.h"
 
 namespace pulse::engine {
 namespace {
@@ -83,32 +84,6 @@ DeviceRepository::DeviceRepository(Database& db, LocalWriter& writer,
                                    Uuid site)
     : db_(db), writer_(writer), audit_(audit), ids_(ids), site_(site) {}
 
-Status DeviceRepository::Deny(const Principal& who,
-                              const std::optional<std::string>& id,
-                              const Decision& decision) {
-  AuditFact fact{&who, AuditAction::kPermissionDenied, "devices", id,
-                 std::nullopt, AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status DeviceRepository::WriteAudited(const Principal& who, RowWrite write,
-                                      AuditAction action) {
-  auto event = audit_.Next(AuditFact{&who, action, "devices", write.row,
-                                     std::nullopt, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  std::vector<RowWrite> writes;
-  writes.push_back(std::move(write));
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<std::optional<Device>> DeviceRepository::Load(const std::string& id) {
   auto stmt = db_.Prepare(
       "SELECT site_id, serial, kind, model, firmware FROM devices "
@@ -121,14 +96,10 @@ Result<std::optional<Device>> DeviceRepository::Load(const std::string& id) {
   Device device;
   device.id = id;
   // Text columns as stored; NULL (or a damaged non-text value) reads as "".
-  auto text = [&](int column) {
-    if (stmt->IsNull(column)) return std::string();
-    auto value = stmt->ColumnText(column);
-    return value ? std::string(*value) : std::string();
-  };
-  device.site_id = text(0);
+  device.site_id = internal::TextOrNone(*stmt, 0).value_or("");
   for (int c = 0; c < 4; ++c) {
-    *FieldOf(device.fields, kColumns[c]) = text(c + 1);
+    *FieldOf(device.fields, kColumns[c]) =
+        internal::TextOrNone(*stmt, c + 1).value_or("");
   }
   return std::optional<Device>(std::move(device));
 }
@@ -145,7 +116,13 @@ Result<Device> DeviceRepository::LoadAuthorized(const Principal& who,
   const Decision decision =
       Authorize(who, action, Resource::kDevices,
                 row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
-  if (!decision) return Fail(Deny(who, id, decision).error());
+  if (!decision) {
+    return Fail(
+        AuditDenial(writer_, audit_,
+                    {.actor = &who, .object_type = "devices", .object_id = id},
+                    decision.reason)
+            .error());
+  }
   return std::move(**current);
 }
 
@@ -165,7 +142,12 @@ Result<std::string> DeviceRepository::Register(const Principal& who,
                                                const DeviceInput& in) {
   const Decision decision =
       Authorize(who, Action::kCreate, Resource::kDevices, site_);
-  if (!decision) return Fail(Deny(who, std::nullopt, decision).error());
+  if (!decision) {
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "devices"},
+                            decision.reason)
+                    .error());
+  }
   if (Status s = ValidateDevice(in); !s) return Fail(s.error());
   auto taken = SerialTaken(in.serial, "");
   if (!taken) return Fail(taken.error());
@@ -181,7 +163,12 @@ Result<std::string> DeviceRepository::Register(const Principal& who,
     write.fields[std::string(column)] = *FieldOf(copy, column);
   }
   const std::string id = write.row;
-  if (Status s = WriteAudited(who, std::move(write), AuditAction::kCreate); !s) {
+  std::vector<RowWrite> writes;
+  writes.push_back(std::move(write));
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, "devices", id},
+                               std::move(writes));
+      !s) {
     return Fail(s.error());
   }
   return id;
@@ -212,7 +199,11 @@ Status DeviceRepository::Update(const Principal& who, const std::string& id,
                   "device.serial: already registered");
     }
   }
-  return WriteAudited(who, std::move(write), AuditAction::kUpdate);
+  std::vector<RowWrite> writes;
+  writes.push_back(std::move(write));
+  return CommitAudited(writer_, audit_,
+                       {&who, AuditAction::kUpdate, "devices", id},
+                       std::move(writes));
 }
 
 Result<Device> DeviceRepository::Get(const Principal& who,
@@ -224,7 +215,12 @@ Result<std::vector<Device>> DeviceRepository::List(const Principal& who,
                                                    const SiteId& site) {
   const Decision decision =
       Authorize(who, Action::kRead, Resource::kDevices, site);
-  if (!decision) return Fail(Deny(who, std::nullopt, decision).error());
+  if (!decision) {
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "devices"},
+                            decision.reason)
+                    .error());
+  }
   auto stmt = db_.Prepare(
       "SELECT id FROM devices WHERE deleted = 0 AND site_id = ? "
       "ORDER BY kind, serial, id");

@@ -4,9 +4,12 @@
 #include <utility>
 
 #include "pulse/engine/change.h"
+#include "row_reading.h"
 
 namespace pulse::engine {
 namespace {
+
+using internal::TextOrNone;
 
 constexpr std::string_view kDraft = "draft";
 constexpr std::string_view kConfirmed = "confirmed";
@@ -15,15 +18,6 @@ constexpr std::string_view kAmended = "amended";
 Status Invalid(std::string_view field, std::string_view why) {
   return Fail(ErrorCode::kInvalidArgument,
               "interpretation." + std::string(field) + ": " + std::string(why));
-}
-
-// A nullable text column read leniently: rows arrive through sync and a
-// NULL or damaged value must not make the row unreadable.
-std::optional<std::string> TextOrNone(const Statement& stmt, int column) {
-  if (stmt.IsNull(column)) return std::nullopt;
-  auto text = stmt.ColumnText(column);
-  if (!text) return std::nullopt;
-  return std::string(*text);
 }
 
 // The patient id for an audit event: only a well-formed id (a damaged row
@@ -68,33 +62,6 @@ std::int64_t InterpretationRepository::NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              wall_.Now().time_since_epoch())
       .count();
-}
-
-Status InterpretationRepository::Deny(
-    const Principal& who, std::string_view object_type,
-    const std::optional<std::string>& id,
-    const std::optional<std::string>& patient, const Decision& decision) {
-  AuditFact fact{&who,    AuditAction::kPermissionDenied, object_type, id,
-                 patient, AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status InterpretationRepository::WriteAudited(
-    const Principal& who, std::vector<RowWrite> writes, AuditAction action,
-    std::string_view object_type, const std::string& id,
-    const std::optional<std::string>& patient) {
-  auto event = audit_.Next(
-      AuditFact{&who, action, object_type, id, patient, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
 }
 
 Result<InterpretationRepository::RecordingRef>
@@ -161,7 +128,13 @@ Result<Interpretation> InterpretationRepository::LoadAuthorized(
       Authorize(who, action, Resource::kInterpretations,
                 row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
   if (!decision) {
-    return Fail(Deny(who, "interpretations", id, *patient, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "interpretations",
+                             .object_id = id,
+                             .patient = *patient},
+                            decision.reason)
+                    .error());
   }
   return std::move(**current);
 }
@@ -176,8 +149,11 @@ Result<std::string> InterpretationRepository::Draft(
       Authorize(who, Action::kCreate, Resource::kInterpretations,
                 row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
   if (!decision) {
-    return Fail(Deny(who, "interpretations", std::nullopt,
-                     recording->patient_id, decision)
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "interpretations",
+                             .patient = recording->patient_id},
+                            decision.reason)
                     .error());
   }
   if (Status s = ValidateStatement(statement); !s) return Fail(s.error());
@@ -194,8 +170,10 @@ Result<std::string> InterpretationRepository::Draft(
   const std::string id = write.row;
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate,
-                              "interpretations", id, recording->patient_id);
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, "interpretations",
+                                id, recording->patient_id},
+                               std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -215,8 +193,10 @@ Status InterpretationRepository::Edit(const Principal& who,
   std::vector<RowWrite> writes;
   writes.push_back(RowWrite{"interpretations", id, Op::kUpsert,
                             {{"statement", std::string(statement)}}});
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate,
-                      "interpretations", id, patient);
+  return CommitAudited(
+      writer_, audit_,
+      {&who, AuditAction::kUpdate, "interpretations", id, patient},
+      std::move(writes));
 }
 
 Status InterpretationRepository::Confirm(const Principal& who,
@@ -234,8 +214,10 @@ Status InterpretationRepository::Confirm(const Principal& who,
                             {{"status", std::string(kConfirmed)},
                              {"confirmed_by", who.user_id.ToString()},
                              {"confirmed_at_ms", NowMs()}}});
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate,
-                      "interpretations", id, patient);
+  return CommitAudited(
+      writer_, audit_,
+      {&who, AuditAction::kUpdate, "interpretations", id, patient},
+      std::move(writes));
 }
 
 Status InterpretationRepository::Amend(const Principal& who,
@@ -256,8 +238,10 @@ Status InterpretationRepository::Amend(const Principal& who,
                              {"status", std::string(kAmended)},
                              {"confirmed_by", who.user_id.ToString()},
                              {"confirmed_at_ms", NowMs()}}});
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate,
-                      "interpretations", id, patient);
+  return CommitAudited(
+      writer_, audit_,
+      {&who, AuditAction::kUpdate, "interpretations", id, patient},
+      std::move(writes));
 }
 
 Result<std::vector<Interpretation>> InterpretationRepository::ForRecording(
@@ -269,8 +253,12 @@ Result<std::vector<Interpretation>> InterpretationRepository::ForRecording(
       Authorize(who, Action::kRead, Resource::kInterpretations,
                 row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
   if (!decision) {
-    return Fail(Deny(who, "recordings", recording_id, recording->patient_id,
-                     decision)
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "recordings",
+                             .object_id = recording_id,
+                             .patient = recording->patient_id},
+                            decision.reason)
                     .error());
   }
   auto stmt = db_.Prepare(
@@ -295,8 +283,10 @@ Result<std::vector<Interpretation>> InterpretationRepository::ForRecording(
     if (row->has_value()) found.push_back(std::move(**row));
   }
   // One event for the read, before the data is handed out.
-  if (Status s = WriteAudited(who, {}, AuditAction::kView, "recordings",
-                              recording_id, recording->patient_id);
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kView, "recordings",
+                                recording_id, recording->patient_id},
+                               {});
       !s) {
     return Fail(s.error());
   }

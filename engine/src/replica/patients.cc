@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "row_reading.h"
+
 namespace pulse::engine {
 namespace {
 
@@ -112,35 +114,6 @@ PatientRepository::PatientRepository(Database& db, LocalWriter& writer,
     : db_(db), writer_(writer), audit_(audit), wall_(wall), ids_(ids),
       site_(site) {}
 
-Status PatientRepository::Deny(const Principal& who, AuditAction action,
-                               const std::optional<std::string>& id,
-                               const Decision& decision) {
-  // The attempted action is implied by the caller's API; the event records
-  // the denial itself (audit_chain.md has no free-text field for reasons).
-  (void)action;
-  AuditFact fact{&who, AuditAction::kPermissionDenied, "patients", id, id,
-                 AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status PatientRepository::WriteAudited(const Principal& who,
-                                       std::vector<RowWrite> writes,
-                                       AuditAction action,
-                                       const std::string& id) {
-  auto event = audit_.Next(
-      AuditFact{&who, action, "patients", id, id, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<std::optional<Patient>> PatientRepository::Load(const std::string& id) {
   auto stmt = db_.Prepare(
       "SELECT site_id, mrn, given_name, family_name, birth_date, sex, phone, "
@@ -152,9 +125,10 @@ Result<std::optional<Patient>> PatientRepository::Load(const std::string& id) {
   if (!*found) return std::optional<Patient>();
   Patient p;
   p.id = id;
+  // Rows also arrive through sync: a NULL or non-text value (a damaged or
+  // foreign row) reads as "" rather than throwing across the engine API.
   auto text = [&](int column) {
-    return stmt->IsNull(column) ? std::string()
-                                : std::string(stmt->ColumnText(column).value());
+    return internal::TextOrNone(*stmt, column).value_or(std::string());
   };
   p.site_id = text(0);
   for (int c = 0; c < 7; ++c) *FieldOf(p.fields, kColumns[c]) = text(c + 1);
@@ -163,8 +137,7 @@ Result<std::optional<Patient>> PatientRepository::Load(const std::string& id) {
 
 Result<Patient> PatientRepository::LoadAuthorized(const Principal& who,
                                                   const std::string& id,
-                                                  Action action,
-                                                  AuditAction audited_as) {
+                                                  Action action) {
   auto current = Load(id);
   if (!current) return Fail(current.error());
   if (!current->has_value()) {
@@ -174,7 +147,15 @@ Result<Patient> PatientRepository::LoadAuthorized(const Principal& who,
   const Decision decision =
       Authorize(who, action, Resource::kPatients,
                 row_site ? std::optional<SiteId>(*row_site) : std::nullopt);
-  if (!decision) return Fail(Deny(who, audited_as, id, decision).error());
+  if (!decision) {
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "patients",
+                             .object_id = id,
+                             .patient = id},
+                            decision.reason)
+                    .error());
+  }
   return std::move(**current);
 }
 
@@ -183,7 +164,10 @@ Result<std::string> PatientRepository::Register(const Principal& who,
   const Decision decision =
       Authorize(who, Action::kCreate, Resource::kPatients, site_);
   if (!decision) {
-    return Fail(Deny(who, AuditAction::kCreate, std::nullopt, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "patients"},
+                            decision.reason)
+                    .error());
   }
   if (Status s = ValidatePatient(in, wall_); !s) return Fail(s.error());
   RowWrite write;
@@ -197,7 +181,9 @@ Result<std::string> PatientRepository::Register(const Principal& who,
   const std::string id = write.row;
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate, id);
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, "patients", id, id},
+                               std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -206,7 +192,7 @@ Result<std::string> PatientRepository::Register(const Principal& who,
 
 Status PatientRepository::Update(const Principal& who, const std::string& id,
                                  const PatientChanges& changes) {
-  auto current = LoadAuthorized(who, id, Action::kUpdate, AuditAction::kUpdate);
+  auto current = LoadAuthorized(who, id, Action::kUpdate);
   if (!current) return Fail(current.error());
   PatientInput merged = current->fields;
   const std::optional<std::string>* requested[] = {
@@ -225,22 +211,28 @@ Status PatientRepository::Update(const Principal& who, const std::string& id,
   if (Status s = ValidatePatient(merged, wall_); !s) return s;
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate, id);
+  return CommitAudited(writer_, audit_,
+                       {&who, AuditAction::kUpdate, "patients", id, id},
+                       std::move(writes));
 }
 
 Status PatientRepository::Remove(const Principal& who, const std::string& id) {
-  auto current = LoadAuthorized(who, id, Action::kDelete, AuditAction::kDelete);
+  auto current = LoadAuthorized(who, id, Action::kDelete);
   if (!current) return Fail(current.error());
   std::vector<RowWrite> writes;
   writes.push_back(RowWrite{"patients", id, Op::kDelete, {}});
-  return WriteAudited(who, std::move(writes), AuditAction::kDelete, id);
+  return CommitAudited(writer_, audit_,
+                       {&who, AuditAction::kDelete, "patients", id, id},
+                       std::move(writes));
 }
 
 Result<Patient> PatientRepository::Get(const Principal& who,
                                        const std::string& id) {
-  auto current = LoadAuthorized(who, id, Action::kRead, AuditAction::kView);
+  auto current = LoadAuthorized(who, id, Action::kRead);
   if (!current) return Fail(current.error());
-  if (Status s = WriteAudited(who, {}, AuditAction::kView, id); !s) {
+  if (Status s = CommitAudited(
+          writer_, audit_, {&who, AuditAction::kView, "patients", id, id}, {});
+      !s) {
     return Fail(s.error());
   }
   return current;
@@ -261,7 +253,10 @@ Result<std::vector<Patient>> PatientRepository::Search(
       who, Action::kRead, Resource::kPatients,
       any_site ? std::optional<SiteId>() : std::optional<SiteId>(site_));
   if (!decision) {
-    return Fail(Deny(who, AuditAction::kView, std::nullopt, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "patients"},
+                            decision.reason)
+                    .error());
   }
   std::string sql =
       "SELECT id FROM patients WHERE deleted = 0 "
@@ -288,7 +283,8 @@ Result<std::vector<Patient>> PatientRepository::Search(
     auto more = stmt->Step();
     if (!more) return Fail(more.error());
     if (!*more) break;
-    ids.emplace_back(stmt->ColumnText(0).value());
+    auto id = internal::TextOrNone(*stmt, 0);
+    if (id) ids.push_back(std::move(*id));
   }
   std::vector<Patient> found;
   for (const std::string& id : ids) {
@@ -296,7 +292,10 @@ Result<std::vector<Patient>> PatientRepository::Search(
     if (!patient) return Fail(patient.error());
     if (!patient->has_value()) continue;
     // Each patient shown is a patient seen: audited one by one.
-    if (Status w = WriteAudited(who, {}, AuditAction::kView, id); !w) {
+    if (Status w =
+            CommitAudited(writer_, audit_,
+                          {&who, AuditAction::kView, "patients", id, id}, {});
+        !w) {
       return Fail(w.error());
     }
     found.push_back(std::move(**patient));

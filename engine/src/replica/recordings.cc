@@ -232,35 +232,6 @@ RecordingRepository::RecordingRepository(Database& db, LocalWriter& writer,
       ids_(ids),
       site_(site) {}
 
-Status RecordingRepository::Deny(const Principal& who,
-                                 std::string_view object_type,
-                                 const std::optional<std::string>& object_id,
-                                 const std::optional<std::string>& patient,
-                                 const Decision& decision) {
-  AuditFact fact{&who,        AuditAction::kPermissionDenied,
-                 object_type, object_id,
-                 patient,     AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status RecordingRepository::WriteAudited(
-    const Principal& who, std::vector<RowWrite> writes, AuditAction action,
-    std::string_view object_type, const std::string& object_id,
-    const std::optional<std::string>& patient) {
-  auto event = audit_.Next(AuditFact{&who, action, object_type, object_id,
-                                     patient, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<std::optional<Recording>> RecordingRepository::Load(
     const std::string& id) {
   auto stmt = db_.Prepare(
@@ -375,7 +346,13 @@ Result<Recording> RecordingRepository::LoadAuthorized(const Principal& who,
   if (!decision) {
     std::optional<std::string> patient;
     if (IsCanonicalUuid(r.patient_id)) patient = r.patient_id;
-    return Fail(Deny(who, kRecordingsTable, id, patient, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = kRecordingsTable,
+                             .object_id = id,
+                             .patient = patient},
+                            decision.reason)
+                    .error());
   }
   return std::move(r);
 }
@@ -387,8 +364,12 @@ Result<std::string> RecordingRepository::Start(const Principal& who,
   if (!decision) {
     std::optional<std::string> patient;
     if (IsCanonicalUuid(in.patient_id)) patient = in.patient_id;
-    return Fail(
-        Deny(who, kRecordingsTable, std::nullopt, patient, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = kRecordingsTable,
+                             .patient = patient},
+                            decision.reason)
+                    .error());
   }
   if (Status s = ValidateRecordingStart(in); !s) return Fail(s.error());
 
@@ -429,8 +410,10 @@ Result<std::string> RecordingRepository::Start(const Principal& who,
   const std::string id = write.row;
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate,
-                              kRecordingsTable, id, in.patient_id);
+  if (Status s = CommitAudited(
+          writer_, audit_,
+          {&who, AuditAction::kCreate, kRecordingsTable, id, in.patient_id},
+          std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -538,8 +521,10 @@ Result<RecordingSegment> RecordingRepository::AppendSegment(
                             id,
                             Op::kUpsert,
                             {{"segment_count", seq + 1}}});
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate,
-                              kSegmentsTable, segment.id, rec->patient_id);
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, kSegmentsTable,
+                                segment.id, rec->patient_id},
+                               std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -589,8 +574,10 @@ Status RecordingRepository::Finish(const Principal& who, const std::string& id,
                 {"quality", std::string(code)}}});
   std::optional<std::string> patient;
   if (IsCanonicalUuid(rec->patient_id)) patient = rec->patient_id;
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate,
-                      kRecordingsTable, id, patient);
+  return CommitAudited(
+      writer_, audit_,
+      {&who, AuditAction::kUpdate, kRecordingsTable, id, patient},
+      std::move(writes));
 }
 
 Status RecordingRepository::Complete(const Principal& who,
@@ -617,8 +604,9 @@ Result<Recording> RecordingRepository::Get(const Principal& who,
   rec->segments = std::move(*segments);
   std::optional<std::string> patient;
   if (IsCanonicalUuid(rec->patient_id)) patient = rec->patient_id;
-  if (Status s = WriteAudited(who, {}, AuditAction::kView, kRecordingsTable, id,
-                              patient);
+  if (Status s = CommitAudited(
+          writer_, audit_,
+          {&who, AuditAction::kView, kRecordingsTable, id, patient}, {});
       !s) {
     return Fail(s.error());
   }
@@ -678,8 +666,9 @@ Result<std::vector<std::int16_t>> RecordingRepository::ReadSamples(
   }
   std::optional<std::string> patient;
   if (IsCanonicalUuid(rec->patient_id)) patient = rec->patient_id;
-  if (Status s = WriteAudited(who, {}, AuditAction::kView, kRecordingsTable, id,
-                              patient);
+  if (Status s = CommitAudited(
+          writer_, audit_,
+          {&who, AuditAction::kView, kRecordingsTable, id, patient}, {});
       !s) {
     return Fail(s.error());
   }
@@ -703,8 +692,12 @@ Result<std::vector<Recording>> RecordingRepository::List(
       who, Action::kRead, Resource::kRecordings,
       any_site ? std::optional<SiteId>() : std::optional<SiteId>(site_));
   if (!decision) {
-    return Fail(
-        Deny(who, kRecordingsTable, std::nullopt, patient, decision).error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = kRecordingsTable,
+                             .patient = patient},
+                            decision.reason)
+                    .error());
   }
   // recordings_by_patient / recordings_by_start give started_at_ms order;
   // id breaks ties so that the order is the same on every replica.
@@ -741,8 +734,9 @@ Result<std::vector<Recording>> RecordingRepository::List(
     std::optional<std::string> of;
     if (IsCanonicalUuid((*rec)->patient_id)) of = (*rec)->patient_id;
     // Each recording shown is a patient's record seen: audited one by one.
-    if (Status w =
-            WriteAudited(who, {}, AuditAction::kView, kRecordingsTable, id, of);
+    if (Status w = CommitAudited(
+            writer_, audit_,
+            {&who, AuditAction::kView, kRecordingsTable, id, of}, {});
         !w) {
       return Fail(w.error());
     }

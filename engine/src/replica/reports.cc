@@ -5,20 +5,16 @@
 #include "pulse/engine/audit.h"
 #include "pulse/engine/change.h"
 #include "pulse/engine/hlc.h"
+#include "row_reading.h"
 
 namespace pulse::engine {
 namespace {
 
+using internal::TextOrNone;
+
 Status Invalid(std::string_view field, std::string_view why) {
   return Fail(ErrorCode::kInvalidArgument,
               "report." + std::string(field) + ": " + std::string(why));
-}
-
-std::optional<std::string> TextOrNone(const Statement& stmt, int column) {
-  if (stmt.IsNull(column)) return std::nullopt;
-  auto text = stmt.ColumnText(column);
-  if (!text) return std::nullopt;
-  return std::string(*text);
 }
 
 bool IsLowerHexSha256(std::string_view text) {
@@ -60,21 +56,6 @@ Result<ReportRepository::RecordingRef> ReportRepository::LoadRecording(
   return ref;
 }
 
-Status ReportRepository::Deny(const Principal& who,
-                              std::string_view object_type,
-                              const std::optional<std::string>& id,
-                              const std::optional<std::string>& patient,
-                              const Decision& decision) {
-  AuditFact fact{&who,    AuditAction::kPermissionDenied, object_type, id,
-                 patient, AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
 Result<std::string> ReportRepository::Record(const Principal& who,
                                              const std::string& recording_id,
                                              std::string_view pdf_sha256,
@@ -88,9 +69,12 @@ Result<std::string> ReportRepository::Record(const Principal& who,
   Decision decision = Authorize(who, Action::kCreate, Resource::kReports, site);
   if (decision) decision = Authorize(who, use_action, Resource::kReports, site);
   if (!decision) {
-    return Fail(
-        Deny(who, "reports", std::nullopt, recording->patient_id, decision)
-            .error());
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "reports",
+                             .patient = recording->patient_id},
+                            decision.reason)
+                    .error());
   }
   if (!IsLowerHexSha256(pdf_sha256)) {
     return Fail(Invalid("pdf_sha256", "must be 64 lower-case hex digits").error());
@@ -109,15 +93,17 @@ Result<std::string> ReportRepository::Record(const Principal& who,
       {"generated_at_ms", generated_at_ms},
   };
   const std::string id = write.row;
-  auto event = audit_.Next(AuditFact{
-      &who, use == ReportUse::kExport ? AuditAction::kExport : AuditAction::kPrint,
-      "reports", id, recording->patient_id, AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who,
+                                use == ReportUse::kExport ? AuditAction::kExport
+                                                          : AuditAction::kPrint,
+                                "reports", id, recording->patient_id},
+                               std::move(writes));
+      !s) {
+    return Fail(s.error());
+  }
   return id;
 }
 
@@ -128,8 +114,12 @@ Result<std::vector<Report>> ReportRepository::ForRecording(
   const Decision decision = Authorize(who, Action::kRead, Resource::kReports,
                                       SiteOf(recording->site_id));
   if (!decision) {
-    return Fail(Deny(who, "recordings", recording_id, recording->patient_id,
-                     decision)
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who,
+                             .object_type = "recordings",
+                             .object_id = recording_id,
+                             .patient = recording->patient_id},
+                            decision.reason)
                     .error());
   }
   auto stmt = db_.Prepare(
@@ -154,13 +144,13 @@ Result<std::vector<Report>> ReportRepository::ForRecording(
     found.push_back(std::move(report));
   }
   stmt->Reset();  // no read open while the audit event is written
-  auto event = audit_.Next(AuditFact{&who, AuditAction::kView, "recordings",
-                                     recording_id, recording->patient_id,
-                                     AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kView, "recordings",
+                                recording_id, recording->patient_id},
+                               {});
+      !s) {
+    return Fail(s.error());
+  }
   return found;
 }
 

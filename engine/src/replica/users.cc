@@ -14,10 +14,6 @@ constexpr std::size_t kMaxFullNameBytes = 100;
 // no account (usernames are at most kMaxUsernameChars) and is not bound.
 constexpr std::size_t kMaxLookupBytes = 256;
 
-// The author of change entries made when no user is known (a failed
-// sign-in with an unknown name): the nil UUID, which no account has.
-const std::string kNoUser = Uuid().ToString();
-
 Status Invalid(std::string_view field, std::string_view why) {
   return Fail(ErrorCode::kInvalidArgument,
               "user." + std::string(field) + ": " + std::string(why));
@@ -140,32 +136,6 @@ UserRepository::UserRepository(Database& db, LocalWriter& writer,
     : db_(db), writer_(writer), audit_(audit), ids_(ids),
       options_(std::move(options)) {}
 
-Status UserRepository::Deny(const Principal& who,
-                            const std::optional<std::string>& id,
-                            const Decision& decision) {
-  AuditFact fact{&who, AuditAction::kPermissionDenied, "users", id,
-                 std::nullopt, AuditOutcome::kDenied};
-  auto event = audit_.Next(fact);
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return Fail(ErrorCode::kPermissionDenied, decision.reason);
-}
-
-Status UserRepository::WriteAudited(const Principal& who,
-                                    std::vector<RowWrite> writes,
-                                    AuditAction action,
-                                    const std::string& id) {
-  auto event = audit_.Next(AuditFact{&who, action, "users", id, std::nullopt,
-                                     AuditOutcome::kOk});
-  if (!event) return Fail(event.error());
-  writes.push_back(std::move(*event));
-  auto committed = writer_.Commit(writes, who.user_id.ToString());
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
-}
-
 Result<std::optional<User>> UserRepository::Load(const std::string& id) {
   auto stmt = db_.Prepare(
       "SELECT site_id, username, full_name, role, active FROM users "
@@ -199,7 +169,13 @@ Result<User> UserRepository::LoadAuthorized(const Principal& who,
   if (!current->has_value()) return Fail(ErrorCode::kNotFound, "user not found");
   const Decision decision = Authorize(who, action, Resource::kUsers,
                                       ParseSite((*current)->site_id));
-  if (!decision) return Fail(Deny(who, id, decision).error());
+  if (!decision) {
+    return Fail(
+        AuditDenial(writer_, audit_,
+                    {.actor = &who, .object_type = "users", .object_id = id},
+                    decision.reason)
+            .error());
+  }
   return std::move(**current);
 }
 
@@ -216,7 +192,12 @@ Result<std::string> UserRepository::Create(const Principal& who,
                                            std::string_view password) {
   const Decision decision =
       Authorize(who, Action::kCreate, Resource::kUsers, in.site);
-  if (!decision) return Fail(Deny(who, std::nullopt, decision).error());
+  if (!decision) {
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "users"},
+                            decision.reason)
+                    .error());
+  }
   if (Status s = ValidateUser(in); !s) return Fail(s.error());
   if (Status s = CheckPasswordPolicy(in.username, password, options_.policy);
       !s) {
@@ -244,7 +225,9 @@ Result<std::string> UserRepository::Create(const Principal& who,
   const std::string id = write.row;
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  if (Status s = WriteAudited(who, std::move(writes), AuditAction::kCreate, id);
+  if (Status s = CommitAudited(writer_, audit_,
+                               {&who, AuditAction::kCreate, "users", id},
+                               std::move(writes));
       !s) {
     return Fail(s.error());
   }
@@ -285,7 +268,9 @@ Status UserRepository::Update(const Principal& who, const std::string& id,
   }
   std::vector<RowWrite> writes;
   writes.push_back(std::move(write));
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate, id);
+  return CommitAudited(writer_, audit_,
+                       {&who, AuditAction::kUpdate, "users", id},
+                       std::move(writes));
 }
 
 Status UserRepository::SetPassword(const Principal& who, const std::string& id,
@@ -302,7 +287,9 @@ Status UserRepository::SetPassword(const Principal& who, const std::string& id,
   std::vector<RowWrite> writes;
   writes.push_back(
       RowWrite{"users", id, Op::kUpsert, {{"password_hash", std::move(*hash)}}});
-  return WriteAudited(who, std::move(writes), AuditAction::kUpdate, id);
+  return CommitAudited(writer_, audit_,
+                       {&who, AuditAction::kUpdate, "users", id},
+                       std::move(writes));
 }
 
 Result<User> UserRepository::Get(const Principal& who, const std::string& id) {
@@ -312,7 +299,12 @@ Result<User> UserRepository::Get(const Principal& who, const std::string& id) {
 Result<std::vector<User>> UserRepository::List(
     const Principal& who, const std::optional<SiteId>& site) {
   const Decision decision = Authorize(who, Action::kRead, Resource::kUsers, site);
-  if (!decision) return Fail(Deny(who, std::nullopt, decision).error());
+  if (!decision) {
+    return Fail(AuditDenial(writer_, audit_,
+                            {.actor = &who, .object_type = "users"},
+                            decision.reason)
+                    .error());
+  }
   std::string sql = "SELECT id FROM users WHERE deleted = 0";
   if (site) sql += " AND site_id = ?1";
   sql += " ORDER BY username, id";
@@ -406,13 +398,9 @@ Status SignIn::Audit(const Principal* actor, AuditAction action,
                      AuditOutcome outcome) {
   std::optional<std::string> object;
   if (actor != nullptr) object = actor->user_id.ToString();
-  auto event = audit_.Next(
-      AuditFact{actor, action, "users", object, std::nullopt, outcome});
-  if (!event) return Fail(event.error());
-  auto committed = writer_.Commit(std::span<const RowWrite>(&*event, 1),
-                                  object.value_or(kNoUser));
-  if (!committed) return Fail(committed.error());
-  return OkStatus();
+  return CommitAudited(
+      writer_, audit_,
+      AuditFact{actor, action, "users", object, std::nullopt, outcome}, {});
 }
 
 Result<SignInResult> SignIn::Login(std::string_view username,

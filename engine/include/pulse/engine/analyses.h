@@ -133,11 +133,6 @@ class AnalysisRepository {
  private:
   struct RecordingFacts;
   Result<std::optional<RecordingFacts>> LoadRecording(const std::string& id);
-  Status Deny(const Principal& who, const std::optional<std::string>& patient,
-              const Decision& decision);
-  Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
-                      AuditAction action, const std::string& analysis_id,
-                      const std::optional<std::string>& patient);
 
   Database& db_;
   LocalWriter& writer_;

@@ -5,6 +5,9 @@
 // audit record land or fail together. Offline events are chained locally
 // and travel to the server like any other change.
 //
+// CommitAudited() and AuditDenial() below are the one way repositories
+// commit: data writes with their event, or a refusal's event alone.
+//
 // Thread-safety: one AuditLog per LocalWriter connection, one thread at a
 // time; the chain head is read from the database each time, so a failed
 // commit leaves no gap.
@@ -14,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pulse/base/result.h"
 #include "pulse/engine/audit.h"
@@ -26,13 +30,14 @@
 
 namespace pulse::engine {
 
-// What happened, for one audit event.
+// What happened, for one audit event. Every member has a default, so a
+// designated initializer names only what it sets.
 struct AuditFact {
   const Principal* actor = nullptr;  // nullptr: no known user
   AuditAction action = AuditAction::kView;
-  std::string_view object_type;          // e.g. "patients"
-  std::optional<std::string> object_id;  // UUID
-  std::optional<std::string> patient;    // UUID of the patient concerned
+  std::string_view object_type{};          // e.g. "patients"
+  std::optional<std::string> object_id{};  // UUID
+  std::optional<std::string> patient{};    // UUID of the patient concerned
   AuditOutcome outcome = AuditOutcome::kOk;
 };
 
@@ -59,6 +64,24 @@ class AuditLog {
   Uuid site_;
   std::string source_;
 };
+
+// Commits `writes` followed by the audit event for `fact` (AuditLog::Next)
+// in one LocalWriter::Commit, so the data and its record land or fail
+// together; `writes` may be empty (a read is audited by its event alone).
+// The change entries are authored by fact.actor's user id, or by the nil
+// UUID (which no account has) when fact.actor is null — no known user, as
+// in a sign-in attempt for an unknown name. Returns the error of Next() or
+// Commit(), nothing written then.
+Status CommitAudited(LocalWriter& writer, AuditLog& audit,
+                     const AuditFact& fact, std::vector<RowWrite> writes);
+
+// Audits a refusal by the permission matrix: commits the event for `fact`
+// with its action set to permission_denied and its outcome to denied, alone
+// (the attempted action is implied by the caller's API; the event has no
+// free-text field for `reason`). Returns kPermissionDenied with message
+// `reason`, or the error of the audit write if that failed.
+Status AuditDenial(LocalWriter& writer, AuditLog& audit, AuditFact fact,
+                   std::string_view reason);
 
 }  // namespace pulse::engine
 

@@ -118,14 +118,6 @@ class ConflictRepository {
  private:
   Result<std::optional<std::string>> PatientOf(std::string_view table,
                                                const std::string& row);
-  Status Deny(const Principal& who, std::string_view object_type,
-              const std::optional<std::string>& id,
-              const std::optional<std::string>& patient,
-              const Decision& decision);
-  Status Audit(const Principal& who, AuditAction action,
-               std::string_view object_type, const std::string& id,
-               const std::optional<std::string>& patient,
-               std::vector<RowWrite> writes);
 
   Database& db_;
   LocalWriter& writer_;

@@ -78,9 +78,6 @@ class DeviceRepository {
   Result<std::vector<Device>> List(const Principal& who, const SiteId& site);
 
  private:
-  Status Deny(const Principal& who, const std::optional<std::string>& id,
-              const Decision& decision);
-  Status WriteAudited(const Principal& who, RowWrite write, AuditAction action);
   Result<std::optional<Device>> Load(const std::string& id);
   Result<Device> LoadAuthorized(const Principal& who, const std::string& id,
                                 Action action);

@@ -110,14 +110,6 @@ class InterpretationRepository {
   Result<Interpretation> LoadAuthorized(const Principal& who,
                                         const std::string& id, Action action,
                                         std::optional<std::string>* patient);
-  Status Deny(const Principal& who, std::string_view object_type,
-              const std::optional<std::string>& id,
-              const std::optional<std::string>& patient,
-              const Decision& decision);
-  Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
-                      AuditAction action, std::string_view object_type,
-                      const std::string& id,
-                      const std::optional<std::string>& patient);
   std::int64_t NowMs();
 
   Database& db_;

@@ -82,15 +82,11 @@ class PatientRepository {
                                       const PatientQuery& query);
 
  private:
-  Status Deny(const Principal& who, AuditAction action,
-              const std::optional<std::string>& id, const Decision& decision);
-  Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
-                      AuditAction action, const std::string& id);
   Result<std::optional<Patient>> Load(const std::string& id);
   // Load() + Authorize() against the row's site: kNotFound, or the denial
-  // (audited as `audited_as`), or the live patient.
+  // (audited), or the live patient.
   Result<Patient> LoadAuthorized(const Principal& who, const std::string& id,
-                                 Action action, AuditAction audited_as);
+                                 Action action);
 
   Database& db_;
   LocalWriter& writer_;

@@ -186,14 +186,6 @@ class RecordingRepository {
   Result<std::vector<Recording>> Recent(const Principal& who, int limit);
 
  private:
-  Status Deny(const Principal& who, std::string_view object_type,
-              const std::optional<std::string>& object_id,
-              const std::optional<std::string>& patient,
-              const Decision& decision);
-  Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
-                      AuditAction action, std::string_view object_type,
-                      const std::string& object_id,
-                      const std::optional<std::string>& patient);
   // The live row (segments not loaded), or nullopt.
   Result<std::optional<Recording>> Load(const std::string& id);
   Result<std::vector<RecordingSegment>> LoadSegments(const std::string& id);

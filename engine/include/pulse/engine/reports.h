@@ -75,10 +75,6 @@ class ReportRepository {
     std::optional<std::string> patient_id;
   };
   Result<RecordingRef> LoadRecording(const std::string& recording_id);
-  Status Deny(const Principal& who, std::string_view object_type,
-              const std::optional<std::string>& id,
-              const std::optional<std::string>& patient,
-              const Decision& decision);
 
   Database& db_;
   LocalWriter& writer_;

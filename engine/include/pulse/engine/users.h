@@ -125,10 +125,6 @@ class UserRepository {
                                  const std::optional<SiteId>& site);
 
  private:
-  Status Deny(const Principal& who, const std::optional<std::string>& id,
-              const Decision& decision);
-  Status WriteAudited(const Principal& who, std::vector<RowWrite> writes,
-                      AuditAction action, const std::string& id);
   Result<std::optional<User>> Load(const std::string& id);
   Result<User> LoadAuthorized(const Principal& who, const std::string& id,
                               Action action);
