@@ -568,6 +568,32 @@ TEST_F(RecordingsTest, EveryReadAndWriteIsAuditedWithThePatient) {
   EXPECT_TRUE(VerifyChain(site_, chain).ok);
 }
 
+// A synced edit may leave a recording's patient_id malformed (the merge
+// does not validate values); recording then goes on, and the audit events
+// leave the patient out instead of failing the write.
+TEST_F(RecordingsTest, AMalformedSyncedPatientIdDoesNotBlockRecording) {
+  std::mt19937 rng(12);
+  const auto samples = Signal(20, 1, rng);
+  const std::string id = repo_->Start(nurse_, Valid({"II"})).value();
+  ChangeEntry remote;
+  remote.id = ids_.Next().ToString();
+  remote.hlc = clock_.Now();
+  remote.site = other_site_.ToString();
+  remote.table = "recordings";
+  remote.row = id;
+  remote.author = ids_.Next().ToString();
+  remote.fields["patient_id"] = std::string("not-a-uuid");
+  ASSERT_TRUE(ValidateChange(remote).has_value());
+  ASSERT_TRUE(writer_->merger().ApplyBatch(std::span(&remote, 1)).has_value());
+
+  auto seg = repo_->AppendSegment(nurse_, id, 0, 0, samples, 1);
+  ASSERT_TRUE(seg.has_value()) << seg.error().ToString();
+  const auto chain = Chain();
+  EXPECT_EQ(chain.back().event.object_id, seg->id);
+  EXPECT_FALSE(chain.back().event.patient.has_value());
+  EXPECT_TRUE(VerifyChain(site_, chain).ok);
+}
+
 TEST_F(RecordingsTest, DamagedOrMissingBlobsAreErrorsNamingTheSegment) {
   std::mt19937 rng(13);
   const auto samples = Signal(900, 3, rng);

@@ -521,9 +521,13 @@ Result<RecordingSegment> RecordingRepository::AppendSegment(
                             id,
                             Op::kUpsert,
                             {{"segment_count", seq + 1}}});
+  // As elsewhere here: a malformed patient id in a synced row is left out
+  // of the event rather than failing the append.
+  std::optional<std::string> patient;
+  if (IsCanonicalUuid(rec->patient_id)) patient = rec->patient_id;
   if (Status s = CommitAudited(writer_, audit_,
                                {&who, AuditAction::kCreate, kSegmentsTable,
-                                segment.id, rec->patient_id},
+                                segment.id, patient},
                                std::move(writes));
       !s) {
     return Fail(s.error());
