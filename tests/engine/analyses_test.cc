@@ -144,19 +144,7 @@ class AnalysesTest : public ::testing::Test {
                     Count("SELECT count(*) FROM audit_events")};
   }
   std::vector<ChainedEvent> Chain() {
-    std::vector<ChainedEvent> chain;
-    auto stmt = db_->Prepare(
-        "SELECT event, prev_hash, hash FROM audit_events ORDER BY seq");
-    while (stmt->Step().value()) {
-      ChainedEvent record;
-      record.event = DecodeAuditEvent(stmt->ColumnText(0).value()).value();
-      auto prev = HexDecode(stmt->ColumnText(1).value()).value();
-      auto hash = HexDecode(stmt->ColumnText(2).value()).value();
-      std::copy(prev.begin(), prev.end(), record.prev_hash.begin());
-      std::copy(hash.begin(), hash.end(), record.hash.begin());
-      chain.push_back(record);
-    }
-    return chain;
+    return ReadAuditChain(*db_, site_).value();
   }
 
   fs::path dir_;

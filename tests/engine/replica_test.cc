@@ -97,20 +97,8 @@ class ReplicaTest : public ::testing::Test {
     EXPECT_TRUE(row.has_value() && *row);
     return stmt->ColumnInt64(0).value();
   }
-  static std::vector<ChainedEvent> Chain(Database& db) {
-    std::vector<ChainedEvent> chain;
-    auto stmt = db.Prepare(
-        "SELECT event, prev_hash, hash FROM audit_events ORDER BY seq");
-    while (stmt->Step().value()) {
-      ChainedEvent record;
-      record.event = DecodeAuditEvent(stmt->ColumnText(0).value()).value();
-      auto prev = HexDecode(stmt->ColumnText(1).value()).value();
-      auto hash = HexDecode(stmt->ColumnText(2).value()).value();
-      std::copy(prev.begin(), prev.end(), record.prev_hash.begin());
-      std::copy(hash.begin(), hash.end(), record.hash.begin());
-      chain.push_back(record);
-    }
-    return chain;
+  std::vector<ChainedEvent> Chain(Database& db) {
+    return ReadAuditChain(db, site_).value();
   }
   std::vector<AuditEvent> EventsOf(Database& db, AuditAction action) {
     std::vector<AuditEvent> events;

@@ -9,6 +9,7 @@
 #include "support/temp_dir.h"
 
 #include "pulse/engine/audit.h"
+#include "pulse/engine/audit_log.h"
 #include "pulse/engine/clinic_schema.h"
 #include "pulse/engine/hash.h"
 #include "pulse/engine/local_writer.h"
@@ -61,18 +62,7 @@ TEST(SchemaFixtureTest, Version1ReplicaUpgradesAndKeepsWorking) {
 
   // The audit chain written by v1 still verifies.
   const Uuid site = Uuid::Parse("0189a0b0-0000-7000-8000-000000000001").value();
-  std::vector<ChainedEvent> chain;
-  auto events =
-      db->Prepare("SELECT event, prev_hash, hash FROM audit_events ORDER BY seq");
-  while (events->Step().value()) {
-    ChainedEvent record;
-    record.event = DecodeAuditEvent(events->ColumnText(0).value()).value();
-    const auto prev = HexDecode(events->ColumnText(1).value()).value();
-    const auto hash = HexDecode(events->ColumnText(2).value()).value();
-    std::copy(prev.begin(), prev.end(), record.prev_hash.begin());
-    std::copy(hash.begin(), hash.end(), record.hash.begin());
-    chain.push_back(record);
-  }
+  const std::vector<ChainedEvent> chain = ReadAuditChain(*db, site).value();
   ASSERT_EQ(chain.size(), 4u);  // two creates, an update, a delete
   EXPECT_TRUE(VerifyChain(site, chain).ok);
 

@@ -1,6 +1,8 @@
 #include "pulse/engine/audit_log.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include "pulse/engine/hash.h"
@@ -117,6 +119,43 @@ Status AuditDenial(LocalWriter& writer, AuditLog& audit, AuditFact fact,
   fact.outcome = AuditOutcome::kDenied;
   if (Status s = CommitAudited(writer, audit, fact, {}); !s) return s;
   return Fail(ErrorCode::kPermissionDenied, std::string(reason));
+}
+
+Result<std::vector<ChainedEvent>> ReadAuditChain(Database& db,
+                                                 const Uuid& site) {
+  auto stmt = db.Prepare(
+      "SELECT seq, event, prev_hash, hash FROM audit_events WHERE site_id = ? "
+      "ORDER BY seq");
+  if (!stmt) return Fail(stmt.error());
+  if (Status s = stmt->BindText(1, site.ToString()); !s) return Fail(s.error());
+  std::vector<ChainedEvent> chain;
+  for (;;) {
+    auto more = stmt->Step();
+    if (!more) return Fail(more.error());
+    if (!*more) break;
+    const std::string where =
+        "audit_events seq " + std::to_string(stmt->ColumnInt64(0).value_or(-1));
+    auto event_text = stmt->ColumnText(1);
+    auto prev_text = stmt->ColumnText(2);
+    auto hash_text = stmt->ColumnText(3);
+    if (!event_text || !prev_text || !hash_text) {
+      return Fail(ErrorCode::kCorruption, where + ": malformed row");
+    }
+    auto event = DecodeAuditEvent(*event_text);
+    if (!event) return Fail(event.error().WithContext(where));
+    auto prev = HexDecode(*prev_text);
+    auto hash = HexDecode(*hash_text);
+    ChainedEvent record;
+    if (!prev || !hash || prev->size() != record.prev_hash.size() ||
+        hash->size() != record.hash.size()) {
+      return Fail(ErrorCode::kCorruption, where + ": malformed hash");
+    }
+    record.event = std::move(*event);
+    std::copy(prev->begin(), prev->end(), record.prev_hash.begin());
+    std::copy(hash->begin(), hash->end(), record.hash.begin());
+    chain.push_back(std::move(record));
+  }
+  return chain;
 }
 
 }  // namespace pulse::engine

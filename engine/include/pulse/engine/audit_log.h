@@ -83,6 +83,12 @@ Status CommitAudited(LocalWriter& writer, AuditLog& audit,
 Status AuditDenial(LocalWriter& writer, AuditLog& audit, AuditFact fact,
                    std::string_view reason);
 
+// `site`'s chain as stored in `db`'s audit_events, in seq order, ready for
+// VerifyChain (audit.h). kCorruption naming the seq for a row whose event
+// or hashes do not decode; the verifier judges the rest.
+Result<std::vector<ChainedEvent>> ReadAuditChain(Database& db,
+                                                 const Uuid& site);
+
 }  // namespace pulse::engine
 
 #endif  // PULSE_ENGINE_AUDIT_LOG_H_
