@@ -7,7 +7,8 @@
 //   ClassifyBeats    -> ClassifiedBeat (beat_classifier.h)
 //   BuildMedianBeats -> MedianBeatSet (median_beat.h), delineated into
 //                       WaveFiducials per lead and globally (delineation.h)
-//   measurements.h / rhythm findings consume all of these.
+//   DetectAtrialFibrillation -> RhythmEpisode (af_detector.h)
+//   measurements.h / rhythm_findings.h consume all of these.
 //
 // Plain values; thread-safe to share read-only.
 #ifndef PULSE_DSP_BEAT_H_
@@ -53,6 +54,14 @@ struct WaveFiducials {
   bool has_t() const { return t_offset >= 0; }
 
   friend bool operator==(const WaveFiducials&, const WaveFiducials&) = default;
+};
+
+// A stretch of one rhythm (e.g. an atrial fibrillation episode) as frame
+// indices [onset_sample, offset_sample) of the analysed record.
+struct RhythmEpisode {
+  std::int64_t onset_sample = 0;
+  std::int64_t offset_sample = 0;
+  float confidence = 0.0f;  // 0 .. 1
 };
 
 }  // namespace pulse::dsp
