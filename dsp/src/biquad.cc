@@ -248,22 +248,34 @@ void BiquadCascade::ProcessBlock(std::span<const float> in,
                                  std::span<float> out) {
   assert(in.size() == out.size());
   assert(in.size() % static_cast<std::size_t>(num_channels_) == 0);
-  const std::size_t stride = static_cast<std::size_t>(num_channels_);
-  const std::size_t num_frames = in.size() / stride;
-  // Frame-major: the channels' recursions are independent, so interleaving
-  // them lets the CPU overlap their multiply-add latency chains. In-place is
-  // safe because each element is read before it is written, and by no one
-  // else.
-  const float* x = in.data();
-  float* y = out.data();
+  const std::size_t channels = static_cast<std::size_t>(num_channels_);
+  const std::size_t num_frames = in.size() / channels;
+  // Frame by frame, section by section, and innermost over channels: the
+  // channels' recursions are independent, so the compiler can vectorise
+  // that loop and the CPU overlap its multiply-add chains. Per channel the
+  // arithmetic is Step()'s. In-place is safe: each element is read into
+  // `x` before it is written.
+  double x[kMaxCascadeChannels];
+  const float* input = in.data();
+  float* output = out.data();
   for (std::size_t frame = 0; frame < num_frames; ++frame) {
-    double* state = state_.data();
-    for (std::size_t channel = 0; channel < stride; ++channel) {
-      y[channel] = static_cast<float>(Step(state, x[channel]));
-      state += sections_.size() * 2;
+    for (std::size_t ch = 0; ch < channels; ++ch) x[ch] = input[ch];
+    double* z1 = state_.data();
+    for (const BiquadCoefficients& c : sections_) {
+      double* z2 = z1 + channels;
+      for (std::size_t ch = 0; ch < channels; ++ch) {
+        const double y = c.b0 * x[ch] + z1[ch];
+        z1[ch] = c.b1 * x[ch] - c.a1 * y + z2[ch];
+        z2[ch] = c.b2 * x[ch] - c.a2 * y;
+        x[ch] = y;
+      }
+      z1 = z2 + channels;
     }
-    x += stride;
-    y += stride;
+    for (std::size_t ch = 0; ch < channels; ++ch) {
+      output[ch] = static_cast<float>(x[ch]);
+    }
+    input += channels;
+    output += channels;
   }
 }
 

@@ -101,6 +101,25 @@ TEST(SignalQualityTest, MainsAndHighFrequencyNoise) {
   }
 }
 
+TEST(SignalQualityTest, SmallLeadWithQuietNoiseIsNotNoisy) {
+  // A lead nearly perpendicular to the heart's axis: QRS of 30 uV, with the
+  // same 10 uV of noise as any lead. The ratio is high, the noise is not.
+  std::vector<float> x = CleanEcg();
+  for (float& v : x) v *= 0.025f;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.01);
+  for (float& v : x) v += static_cast<float>(noise(rng));
+  const LeadQuality small = AssessOne(x);
+  EXPECT_GT(small.hf_noise_ratio, 0.5);
+  EXPECT_LT(small.hf_noise_rms_mv, 0.02);
+  EXPECT_EQ(small.issue, QualityIssue::kOk) << small.reason;
+  // The same lead with noise above the floor is noisy.
+  for (float& v : x) v += static_cast<float>(noise(rng) * 4.0);
+  const LeadQuality noisy = AssessOne(x);
+  EXPECT_GT(noisy.hf_noise_rms_mv, 0.02);
+  EXPECT_EQ(noisy.issue, QualityIssue::kHighFrequencyNoise) << noisy.reason;
+}
+
 TEST(SignalQualityTest, BaselineWander) {
   std::vector<float> x = CleanEcg();
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -205,6 +224,9 @@ TEST(SignalQualityTest, RejectsBadConfigAndInput) {
   EXPECT_FALSE(AssessSignalQuality(std::span<const float>(), SignalQualityConfig{}));
   config = {};
   config.hf_noise_max_ratio = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(AssessSignalQuality(x, config));
+  config = {};
+  config.hf_noise_floor_mv = -0.01;
   EXPECT_FALSE(AssessSignalQuality(x, config));
 }
 

@@ -134,7 +134,7 @@ class BiquadCascade {
   // REQUIRES: 0 <= channel < num_channels(); `sample` finite (a non-finite
   //           sample poisons that channel's state until Reset()).
   float Process(int channel, float sample) {
-    return static_cast<float>(Step(ChannelState(channel), sample));
+    return static_cast<float>(Step(channel, sample));
   }
 
   // Filters whole interleaved frames (num_channels() samples each) from `in`
@@ -155,29 +155,28 @@ class BiquadCascade {
  private:
   BiquadCascade(std::vector<BiquadCoefficients> sections, int num_channels);
 
-  // Per channel, per section: the two DF-II-transposed delay elements.
-  double* ChannelState(int channel) {
-    return state_.data() +
-           static_cast<std::size_t>(channel) * sections_.size() * 2;
-  }
-
-  // Runs `x` through every section, updating `state` (2 per section).
-  // Inline and shared by Process() and ProcessBlock() so that both round
+  // State layout: section-major, then delay element, then channel —
+  // state_[(2 * section + k) * num_channels_ + channel] — so that
+  // ProcessBlock's inner loop runs over adjacent channels (vectorisable).
+  // Runs one sample of `channel` through every section; inline and the same
+  // arithmetic, in the same order, as ProcessBlock's, so that both round
   // identically.
-  double Step(double* state, double x) const {
+  double Step(int channel, double x) {
+    const std::size_t stride = static_cast<std::size_t>(num_channels_);
+    double* z = state_.data() + static_cast<std::size_t>(channel);
     for (const BiquadCoefficients& c : sections_) {
-      const double y = c.b0 * x + state[0];
-      state[0] = c.b1 * x - c.a1 * y + state[1];
-      state[1] = c.b2 * x - c.a2 * y;
+      const double y = c.b0 * x + z[0];
+      z[0] = c.b1 * x - c.a1 * y + z[stride];
+      z[stride] = c.b2 * x - c.a2 * y;
       x = y;
-      state += 2;
+      z += 2 * stride;
     }
     return x;
   }
 
   std::vector<BiquadCoefficients> sections_;
   int num_channels_ = 0;
-  std::vector<double> state_;  // num_channels_ * sections_.size() * 2
+  std::vector<double> state_;  // sections_.size() * 2 * num_channels_
 };
 
 }  // namespace pulse::dsp

@@ -16,7 +16,12 @@
 //                    order 4) relative to RMS in the QRS band (5-15 Hz,
 //                    Butterworth high-pass 5 Hz + low-pass 15 Hz, order 2):
 //                    most QRS energy lies in 5-15 Hz (Pan & Tompkins 1985,
-//                    §II), EMG and mains sit above 40 Hz.
+//                    §II), EMG and mains sit above 40 Hz. Noise whose
+//                    RMS above 40 Hz is under hf_noise_floor_mv is never
+//                    an issue, however small the lead's QRS: a lead
+//                    nearly perpendicular to the heart's axis (aVL at a
+//                    +60° axis) is small, not noisy, and 20 µV RMS is a
+//                    fifth of a millimetre on a 10 mm/mV trace.
 //   kBaselineWander  peak-to-peak excursion (mV) of the 0.5 Hz low-pass
 //                    (Butterworth order 2) of the mean-removed lead; the
 //                    first second is skipped as filter transient.
@@ -68,6 +73,7 @@ struct SignalQualityConfig {
   double lead_off_min_seconds = 1.0;      // > 0
   double saturation_max_fraction = 0.005;  // > 0; fraction of samples
   double hf_noise_max_ratio = 0.5;         // > 0; RMS(>40 Hz)/RMS(5-15 Hz)
+  double hf_noise_floor_mv = 0.02;         // >= 0; RMS(>40 Hz) always ok
   double wander_max_pp_mv = 1.5;           // > 0; mV peak-to-peak
 };
 
@@ -82,6 +88,7 @@ struct LeadQuality {
   double longest_constant_run_seconds = 0.0;
   double clipped_fraction = 0.0;
   double hf_noise_ratio = 0.0;
+  double hf_noise_rms_mv = 0.0;  // RMS above 40 Hz
   double wander_pp_mv = 0.0;
 };
 
