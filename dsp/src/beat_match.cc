@@ -75,17 +75,22 @@ class ReferenceCursor {
   std::int64_t time() const { return time_; }
   Label label() const { return label_; }
   std::int64_t next_time() const { return next_time_; }
+  // Index of the current beat in the annotation list; -1 when none.
+  std::int64_t index() const { return current_index_; }
 
   // bxb getref(): the next beat becomes current; reads the one after.
   void Advance() {
     time_ = next_time_;
     label_ = next_label_;
+    current_index_ = next_index_;
+    next_index_ = -1;
     while (index_ < annotations_.size()) {
       const Annotation& annotation = annotations_[index_++];
       const ReferenceClass cls = ClassifyReference(annotation.code);
       if (cls.is_qrs) {
         next_time_ = ClampTime(annotation.sample);
         next_label_ = cls.label;
+        next_index_ = static_cast<std::int64_t>(index_) - 1;
         return;
       }
       if (annotation.code == AnnotationCode::kVfOnset) {
@@ -132,6 +137,8 @@ class ReferenceCursor {
   Label label_ = Label::kNone;
   std::int64_t next_time_ = 0;
   Label next_label_ = Label::kNone;
+  std::int64_t current_index_ = -1;
+  std::int64_t next_index_ = -1;
   Episode episode_;
   Episode previous_episode_;
 };
@@ -145,11 +152,15 @@ class DetectionCursor {
   std::int64_t time() const { return time_; }
   Label label() const { return label_; }
   std::int64_t next_time() const { return next_time_; }
+  std::int64_t index() const { return current_index_; }
 
   void Advance() {
     time_ = next_time_;
     label_ = next_label_;
+    current_index_ = next_index_;
+    next_index_ = -1;
     if (index_ < detections_.size()) {
+      next_index_ = static_cast<std::int64_t>(index_);
       next_time_ = ClampTime(detections_[index_++]);
       next_label_ = Label::kBeat;
     } else {
@@ -165,36 +176,49 @@ class DetectionCursor {
   Label label_ = Label::kNone;
   std::int64_t next_time_ = 0;
   Label next_label_ = Label::kNone;
+  std::int64_t current_index_ = -1;
+  std::int64_t next_index_ = -1;
 };
 
 // bxb pair(): tallies one (reference, detection) pair.
 class Scorer {
  public:
-  explicit Scorer(std::vector<BeatMismatch>* mismatches)
-      : mismatches_(mismatches) {}
+  Scorer(std::vector<BeatMismatch>* mismatches, std::vector<BeatPair>* pairs)
+      : mismatches_(mismatches), pairs_(pairs) {}
 
-  void Pair(Label reference, std::int64_t reference_sample, Label detection,
-            std::int64_t detection_sample) {
+  // `reference_index` / `detection_index`: positions in the input lists of
+  // the two sides, -1 for a pseudo-beat (reported only through `pairs`).
+  void Pair(Label reference, std::int64_t reference_sample,
+            std::int64_t reference_index, Label detection,
+            std::int64_t detection_sample, std::int64_t detection_index) {
     if (reference == Label::kBeat && detection == Label::kBeat) {
       ++counts_.true_positives;
+      AddPair(reference_index, detection_index);
     } else if (reference == Label::kBeat && detection == Label::kNoBeat) {
       ++counts_.false_negatives;
       if (mismatches_ != nullptr) {
         mismatches_->push_back({reference_sample, false});
       }
+      AddPair(reference_index, -1);
     } else if (reference == Label::kNoBeat && detection == Label::kBeat) {
       ++counts_.false_positives;
       if (mismatches_ != nullptr) {
         mismatches_->push_back({detection_sample, true});
       }
+      AddPair(reference_index, detection_index);
     }
   }
 
   const BeatMatchCounts& counts() const { return counts_; }
 
  private:
+  void AddPair(std::int64_t reference_index, std::int64_t detection_index) {
+    if (pairs_ != nullptr) pairs_->push_back({reference_index, detection_index});
+  }
+
   BeatMatchCounts counts_;
   std::vector<BeatMismatch>* mismatches_;
+  std::vector<BeatPair>* pairs_;
 };
 
 // WFDB strtim() turns seconds into samples by rounding half up.
@@ -236,7 +260,8 @@ BeatMatchCounts& BeatMatchCounts::operator+=(const BeatMatchCounts& other) {
 BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
                            std::span<const std::int64_t> detections,
                            const BeatMatchOptions& options,
-                           std::vector<BeatMismatch>* mismatches) {
+                           std::vector<BeatMismatch>* mismatches,
+                           std::vector<BeatPair>* pairs) {
   const std::int64_t window =
       SecondsToSamples(options.match_window_seconds, options.sample_rate_hz);
   const std::int64_t start =
@@ -248,7 +273,7 @@ BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
 
   ReferenceCursor ref(reference);
   DetectionCursor det(detections);
-  Scorer scorer(mismatches);
+  Scorer scorer(mismatches, pairs);
 
   // The current reference beat becomes the first at or after the start.
   do {
@@ -264,7 +289,8 @@ BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
   {
     const std::int64_t lead = ref.time() - det.time();  // >= 0 here
     if (lead < Distance(ref.time(), det.next_time()) && lead <= window) {
-      scorer.Pair(ref.label(), ref.time(), det.label(), det.time());
+      scorer.Pair(ref.label(), ref.time(), ref.index(), det.label(),
+                  det.time(), det.index());
       ref.Advance();
       det.Advance();
     } else {
@@ -293,13 +319,14 @@ BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
       if (ref_time - det_time <= window &&
           (ref_time - det_time < Distance(ref_time, det_next) ||
            Distance(ref_next, det_next) < Distance(ref_time, det_next))) {
-        scorer.Pair(ref.label(), ref_time, det.label(), det_time);
+        scorer.Pair(ref.label(), ref_time, ref.index(), det.label(),
+                    det_time, det.index());
         ref.Advance();
         det.Advance();
       } else {
         // bxb case 2: a detection with no beat (FP, or nothing inside VF).
-        scorer.Pair(ref.UnmatchedDetectionLabel(det_time), det_time,
-                    det.label(), det_time);
+        scorer.Pair(ref.UnmatchedDetectionLabel(det_time), det_time, -1,
+                    det.label(), det_time, det.index());
         det.Advance();
       }
     } else {
@@ -307,12 +334,14 @@ BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
       if (det_time - ref_time <= window &&
           (det_time - ref_time < Distance(det_time, ref_next) ||
            Distance(det_next, ref_next) < Distance(det_time, ref_next))) {
-        scorer.Pair(ref.label(), ref_time, det.label(), det_time);
+        scorer.Pair(ref.label(), ref_time, ref.index(), det.label(),
+                    det_time, det.index());
         det.Advance();
         ref.Advance();
       } else {
         // bxb case 4: a beat nobody detected (FN).
-        scorer.Pair(ref.label(), ref_time, Label::kNoBeat, ref_time);
+        scorer.Pair(ref.label(), ref_time, ref.index(), Label::kNoBeat,
+                    ref_time, -1);
         ref.Advance();
       }
     }

@@ -90,16 +90,29 @@ struct BeatMismatch {
   bool is_false_positive = false;  // else a missed reference beat
 };
 
+// One counted pair of bxb's confusion matrix, for scoring beat labels (EC57
+// VEB/SVEB statistics; see beat_classifier.h ScoreVentricularBeats). Indices
+// point into the `reference` and `detections` spans given to MatchBeats();
+// -1 is bxb's pseudo-beat O: a missed reference beat has detection_index -1,
+// a false detection reference_index -1. A detection matched to a flutter
+// wave `!` (bxb's O reference) carries that annotation's index.
+struct BeatPair {
+  std::int64_t reference_index = -1;
+  std::int64_t detection_index = -1;
+};
+
 // Scores `detections` (sample indices, ascending) against `reference`
 // (annotations in file order, i.e. by time). REQUIRES:
 // options.sample_rate_hz > 0. Samples are meant to lie in [0, 2^60); values
 // outside are clamped, so no input can make this misbehave.
 // When `mismatches` is non-null, every FN and FP is appended to it in the
-// order found (by time).
+// order found (by time). When `pairs` is non-null, every counted pair (TP,
+// FN, FP, in that order of the matching walk) is appended to it.
 BeatMatchCounts MatchBeats(std::span<const wfdb::Annotation> reference,
                            std::span<const std::int64_t> detections,
                            const BeatMatchOptions& options,
-                           std::vector<BeatMismatch>* mismatches = nullptr);
+                           std::vector<BeatMismatch>* mismatches = nullptr,
+                           std::vector<BeatPair>* pairs = nullptr);
 
 }  // namespace pulse::dsp
 
