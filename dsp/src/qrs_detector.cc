@@ -462,7 +462,15 @@ struct QrsDetector::State {
 
   // --- Decisions -----------------------------------------------------------
 
+  // Two maxima of the integrated signal more than a peak window apart can
+  // share their steepest slope (a notched or slurred complex): that is the
+  // complex already reported, not a new beat.
+  bool SameComplexAsLastBeat(const Peak& p) const {
+    return last_qrs_slope_index >= 0 && p.slope_index <= last_qrs_slope_index;
+  }
+
   void Classify(const Peak& p, std::vector<QrsDetection>* out) {
+    if (SameComplexAsLastBeat(p)) return;
     const double threshold = Threshold();
     if (p.height > threshold) {
       const bool in_twave_window =
@@ -511,6 +519,7 @@ struct QrsDetector::State {
     const double threshold = Threshold();
     for (const Peak& p : noise_peaks) {
       if (last_qrs >= 0 && p.index - last_qrs < peak_half_window) continue;
+      if (SameComplexAsLastBeat(p)) continue;
       if (p.height > 0.5 * threshold &&
           (best == nullptr || p.height > best->height)) {
         best = &p;
