@@ -8,6 +8,8 @@
 // may cross this API.
 #include "pulse/dsp/wfdb_file.h"
 
+#include <algorithm>
+
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -274,6 +276,39 @@ Result<std::vector<Annotation>> ReadAnnotationFile(
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kIoError, path.string() + ": " + e.what());
   }
+}
+
+Result<std::vector<float>> ToMillivolts(const Record& record,
+                                        std::int64_t first_frame,
+                                        std::int64_t end_frame) {
+  const int n = record.num_signals();
+  const std::int64_t frames = record.num_frames();
+  if (end_frame < 0 || end_frame > frames) end_frame = frames;
+  first_frame = std::clamp<std::int64_t>(first_frame, 0, end_frame);
+  std::vector<double> scale(static_cast<std::size_t>(n));
+  for (int s = 0; s < n; ++s) {
+    const SignalSpec& spec = record.header.signals[static_cast<std::size_t>(s)];
+    auto mv_per_adu = MillivoltsPerAdu(spec);
+    if (!mv_per_adu) {
+      return Fail(mv_per_adu.error().WithContext(
+          "signal " + std::to_string(s) + " (" + spec.description + ")"));
+    }
+    scale[static_cast<std::size_t>(s)] = *mv_per_adu;
+  }
+  std::vector<float> mv(static_cast<std::size_t>((end_frame - first_frame) * n));
+  const std::size_t offset = static_cast<std::size_t>(first_frame * n);
+  for (std::size_t i = 0; i < mv.size(); ++i) {
+    const std::size_t s = i % static_cast<std::size_t>(n);
+    const int baseline = record.header.signals[s].baseline_adu;
+    mv[i] = static_cast<float>((record.samples[offset + i] - baseline) * scale[s]);
+  }
+  return mv;
+}
+
+std::vector<std::string> SignalNames(const RecordHeader& header) {
+  std::vector<std::string> names;
+  for (const SignalSpec& spec : header.signals) names.push_back(spec.description);
+  return names;
 }
 
 }  // namespace pulse::dsp::wfdb

@@ -152,6 +152,43 @@ TEST_F(WfdbFileTest, PhysicalScaleComesFromTheHeaderGain) {
   EXPECT_EQ(mit->signals[0].description, "MLII");
 }
 
+TEST_F(WfdbFileTest, ToMillivoltsScalesEachSignalByItsGainAndBaseline) {
+  // Format 16, two signals with different gains and baselines.
+  WriteText(temp_ / "g.hea",
+            "g 2 500 3\ng.dat 16 100(10)/mV 16 0 0 140 0 a\n"
+            "g.dat 16 2(-4)/uV 16 0 0 0 0 b\n");
+  WriteBytes(temp_ / "g.dat", {110, 0, 0, 0, 20, 0, 4, 0, 10, 0, 252, 255});
+  auto record = ReadRecord(temp_ / "g");
+  ASSERT_TRUE(record) << record.error().ToString();
+  auto mv = ToMillivolts(*record);
+  ASSERT_TRUE(mv) << mv.error().ToString();
+  // a: (adu - 10) / 100 mV; b: (adu + 4) / 2 uV = (adu + 4) / 2000 mV.
+  const std::vector<float> expected = {1.0f, 0.002f, 0.1f, 0.004f, 0.0f, 0.0f};
+  ASSERT_EQ(mv->size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_FLOAT_EQ((*mv)[i], expected[i]) << i;
+  }
+  auto middle = ToMillivolts(*record, 1, 2);
+  ASSERT_TRUE(middle);
+  EXPECT_EQ(*middle, std::vector<float>(expected.begin() + 2, expected.begin() + 4));
+  EXPECT_EQ(SignalNames(record->header), (std::vector<std::string>{"a", "b"}));
+  // Out-of-range frames are clamped, never read past the record.
+  EXPECT_TRUE(ToMillivolts(*record, 2, 99)->size() == 2);
+  EXPECT_TRUE(ToMillivolts(*record, 7, 3)->empty());
+}
+
+TEST_F(WfdbFileTest, ToMillivoltsRefusesNonVoltageUnitsNamingTheSignal) {
+  WriteText(temp_ / "p.hea", "p 1 250 2\np.dat 16 10/mmHg 16 0 0 3 0 bp\n");
+  WriteBytes(temp_ / "p.dat", {1, 0, 2, 0});
+  auto record = ReadRecord(temp_ / "p");
+  ASSERT_TRUE(record) << record.error().ToString();
+  auto mv = ToMillivolts(*record);
+  ASSERT_FALSE(mv);
+  EXPECT_EQ(mv.error().code(), ErrorCode::kUnsupported);
+  EXPECT_TRUE(Contains(mv.error().message(), "signal 0 (bp)"))
+      << mv.error().message();
+}
+
 TEST_F(WfdbFileTest, AnnotationFilesReadByAnnotatorName) {
   PULSE_REQUIRE_DATA("ludb");
   auto atr = ReadAnnotationFile(Mitdb("101"), "atr");

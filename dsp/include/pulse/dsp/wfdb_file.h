@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,17 @@ Result<RecordHeader> ReadHeaderFile(const std::filesystem::path& record);
 // verified (kCorruption naming the signal). The whole file is read at once:
 // a 30-minute MIT-BIH record takes a few milliseconds.
 Result<Record> ReadRecord(const std::filesystem::path& record);
+
+// The samples of frames [first_frame, end_frame) of `record` in millivolts
+// ((adu - baseline) * MillivoltsPerAdu), interleaved like Record::samples;
+// end_frame -1 means the end of the record, and both are clamped to it.
+// Fails with kUnsupported naming the signal whose units are not a voltage.
+Result<std::vector<float>> ToMillivolts(const Record& record,
+                                        std::int64_t first_frame = 0,
+                                        std::int64_t end_frame = -1);
+
+// Each signal's description ("MLII", "v1", "i", ...), in signal order.
+std::vector<std::string> SignalNames(const RecordHeader& header);
 
 // Reads "<record>.<annotator>", e.g. annotator "atr" or "ii".
 Result<std::vector<Annotation>> ReadAnnotationFile(
