@@ -15,6 +15,16 @@ Commands:
             over every annotated record of a folder
   analyze   beats, heart rate and RR intervals of one record, with accuracy
             when reference annotations (.atr) lie beside it
+  measure   the product's whole 12-lead analysis (quality, beats,
+            measurements, rhythm findings) of a record or a folder
+  veb       ventricular ectopic beat classification Se/+P (EC57, bxb rules)
+            over every annotated record of a folder
+  af        atrial fibrillation episode and duration Se/+P (EC57, epicmp
+            rules) over every annotated record of a folder
+  delineation  P/QRS/T onset and offset errors and Se per beat and lead
+            against LUDB's per-lead annotations
+  intervals global P, PR, QRS, QT of the median beat per LUDB record vs
+            the annotations (IEC 60601-2-25 limits)
 
 Run 'ecg-eval <command> --help' for the options of a command.
 
@@ -61,11 +71,17 @@ int RunEcgEval(std::span<const std::string> args, std::FILE* out,
   }
   if (command == "qrs") return RunQrsCommand(rest, out, err);
   if (command == "analyze") return RunAnalyzeCommand(rest, out, err);
+  if (command == "measure") return RunMeasureCommand(rest, out, err);
+  if (command == "veb") return RunVebCommand(rest, out, err);
+  if (command == "af") return RunAfCommand(rest, out, err);
+  if (command == "delineation") return RunDelineationCommand(rest, out, err);
+  if (command == "intervals") return RunIntervalsCommand(rest, out, err);
   if (!command.empty() && command[0] == '-') {
     return UsageError(err, "", "unknown option '" + command + "'");
   }
   return UsageError(
-      err, "", "unknown command '" + command + "' (commands: qrs, analyze)");
+      err, "",
+      "unknown command '" + command + "' (commands: qrs, analyze, measure, veb, af, delineation, intervals)");
 }
 
 }  // namespace pulse::ecg_eval

@@ -38,6 +38,30 @@ int RunQrsCommand(std::span<const std::string> args, std::FILE* out,
 int RunAnalyzeCommand(std::span<const std::string> args, std::FILE* out,
                       std::FILE* err);
 
+// `ecg-eval measure ...`: the whole 12-lead analysis of a record, or of
+// every record of a folder against its header's rhythm statement.
+int RunMeasureCommand(std::span<const std::string> args, std::FILE* out,
+                      std::FILE* err);
+
+// `ecg-eval veb ...`: ventricular ectopic beat Se/+P (EC57) over a folder.
+int RunVebCommand(std::span<const std::string> args, std::FILE* out,
+                  std::FILE* err);
+
+// `ecg-eval af ...`: AF episode and duration Se/+P (EC57, epicmp) over a
+// folder.
+int RunAfCommand(std::span<const std::string> args, std::FILE* out,
+                 std::FILE* err);
+
+// `ecg-eval delineation ...`: per-beat, per-lead P/QRS/T fiducial errors
+// and Se against LUDB's per-lead annotations.
+int RunDelineationCommand(std::span<const std::string> args, std::FILE* out,
+                          std::FILE* err);
+
+// `ecg-eval intervals ...`: global P, PR, QRS, QT of the median beat per
+// record vs the same from LUDB's annotations (IEC 60601-2-25 limits).
+int RunIntervalsCommand(std::span<const std::string> args, std::FILE* out,
+                        std::FILE* err);
+
 // Writes "ecg-eval <command>: <message> (see 'ecg-eval <command> --help')"
 // and returns kExitUsageError.
 int UsageError(std::FILE* err, std::string_view command,
