@@ -29,6 +29,19 @@ struct DelineationTuning {
   double qrs_max_before_s = 0.150;
   double qrs_max_after_s = 0.200;
   double min_qrs_to_floor = 4.0;     // velocity peak / floor for a QRS
+  // Per-lead QRS boundaries around the multi-lead ones: each lead's own
+  // slope, walked out from where it is steep (>= steep fraction of the
+  // lead's largest slope in the QRS) until it drops below on/off fraction.
+  double qrs_lead_steep_fraction = 0.3;
+  double qrs_lead_on_fraction = 0.05;
+  double qrs_lead_off_fraction = 0.04;
+  double qrs_lead_reach_s = 0.030;   // beyond the multi-lead points
+  double qrs_lead_min_share = 0.2;   // lead's slope / largest lead's
+  int qrs_global_skip = 1;           // extreme leads left out of global
+  bool qrs_global_per_lead = false;  // global = extremes of lead points
+  // Per-lead point: the multi-lead point plus the lead's own point's
+  // difference from the leads' median, held within ± this (0: none).
+  double qrs_lead_max_dev_s = 0.004;
   // T wave (Zhang's area indicator per lead).
   double t_start_after_qrs_s = 0.080;
   double t_peak_max_after_qrs_s = 0.400;
@@ -65,6 +78,9 @@ struct DelineationTuning {
   double median_t_global_quantile = 1.0;
   double median_p_on_quantile = 0.15;
   double median_p_off_quantile = 0.75;
+  // Global QRS of the median beat: 2nd earliest / 2nd latest lead point
+  // (IEC 60601-2-25); per beat the multi-lead point (noisier leads).
+  bool median_qrs_global_per_lead = true;
 };
 
 // Limits on where waves are searched, as window indices.
@@ -85,6 +101,9 @@ struct WindowLimits {
 
 struct WindowDelineation {
   std::int64_t p_peak = -1;  // window index of the P peak found, or -1
+  // QRS onset of the spatial velocity (the reference of the P and T
+  // guides), which global.qrs_onset may differ from.
+  std::int64_t velocity_qrs_onset = -1;
   WaveFiducials global;
   std::vector<WaveFiducials> per_lead;
 };

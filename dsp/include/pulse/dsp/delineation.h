@@ -21,15 +21,19 @@
 // and against the other peaks of the window; its onset and offset per lead
 // come from the same area indicator run backward and forward.
 //
-// Per-lead and global points. The QRS points are the same in every lead.
-// The T end and the P onset/offset are measured per lead and held within
-// ±10 ms of the leads' median (LUDB's annotators mark different instants in
-// different leads, but a lead's own estimate alone is noisier than that
-// spread; docs/accuracy.md, "Delineation and intervals on LUDB"). Global
-// points of a median beat follow carts' "earliest onset, latest offset"
-// made robust to one lead: the latest T end among the leads within 60 ms
-// of the leads' median, the 15th percentile of the leads' P onsets and the
-// 75th of their P offsets.
+// Per-lead and global points. A lead's QRS points are the multi-lead
+// points plus that lead's own slope-based difference from the leads'
+// median, held within ±4 ms. The T end and the P onset/offset are measured
+// per lead and held within ±10 ms of the leads' median (LUDB's annotators
+// mark different instants in different leads, but a lead's own estimate
+// alone is noisier than that spread; docs/accuracy.md, "Delineation and
+// intervals on LUDB"). Global points of a median beat follow carts'
+// "earliest onset, latest offset" made robust to one lead: QRS onset and
+// offset are the second earliest and second latest of per-lead points
+// found by walking each lead's slope out to where it stays quiet (leads
+// with a small slope, or that never go quiet within 30 ms, left out); the
+// latest T end among the leads within 60 ms of the leads' median; the 15th
+// percentile of the leads' P onsets and the 75th of their P offsets.
 //
 // Per beat (DelineateBeats), the median beat of the beat's class guides
 // the search: no P wave unless the median has one that repeats beat by
