@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -120,15 +119,8 @@ Result<Settings> ParseSettings(const ParsedArgs& args) {
   settings.db = args.Value("--db") ? fs::path(*args.Value("--db"))
                                    : DefaultDataDir() / "mitdb";
   if (auto text = args.Value("--records")) {
-    auto list = ParseList("--records", *text);
+    auto list = ParseRecordNames("--records", *text);
     if (!list) return Fail(list.error());
-    std::set<std::string> seen;
-    for (const std::string& name : *list) {
-      if (!seen.insert(name).second) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "--records: " + name + " listed twice");
-      }
-    }
     settings.records = std::move(*list);
   }
   if (auto text = args.Value("--from")) {
@@ -142,27 +134,6 @@ Result<Settings> ParseSettings(const ParsedArgs& args) {
   settings.windows = args.Has("--windows");
   settings.json = args.Has("--json");
   return settings;
-}
-
-// The whole record in millivolts, interleaved (baseline subtracted).
-Result<std::vector<float>> Millivolts(const dsp::wfdb::Record& record,
-                                      const std::string& name) {
-  const auto signals = static_cast<std::size_t>(record.num_signals());
-  std::vector<float> scale(signals);
-  std::vector<float> offset(signals);
-  for (std::size_t s = 0; s < signals; ++s) {
-    const auto& spec = record.header.signals[s];
-    auto mv = dsp::wfdb::MillivoltsPerAdu(spec);
-    if (!mv) return Fail(mv.error().WithContext("record " + name));
-    scale[s] = static_cast<float>(*mv);
-    offset[s] = static_cast<float>(-spec.baseline_adu * *mv);
-  }
-  std::vector<float> out(record.samples.size());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t s = i % signals;
-    out[i] = static_cast<float>(record.samples[i]) * scale[s] + offset[s];
-  }
-  return out;
 }
 
 Result<std::vector<dsp::ClassifiedBeat>> Beats(
@@ -229,8 +200,8 @@ Result<RecordScore> ScoreRecord(const Settings& settings,
 
   auto detection = runner->Run(*record, name, 0, frames);
   if (!detection) return Fail(detection.error());
-  auto mv = Millivolts(*record, name);
-  if (!mv) return Fail(mv.error());
+  auto mv = dsp::wfdb::ToMillivolts(*record);
+  if (!mv) return Fail(mv.error().WithContext("record " + name));
   auto beats = Beats(settings, *mv, detection->beats, rate,
                      record->num_signals(), name);
   if (!beats) return Fail(beats.error());

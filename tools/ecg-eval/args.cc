@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <set>
 #include <system_error>
 
 namespace pulse::ecg_eval {
@@ -137,6 +138,20 @@ Result<std::vector<std::string>> ParseList(std::string_view option,
     begin = comma + 1;
   }
   return items;
+}
+
+Result<std::vector<std::string>> ParseRecordNames(std::string_view option,
+                                                  std::string_view text) {
+  auto names = ParseList(option, text);
+  if (!names) return names;
+  std::set<std::string, std::less<>> seen;
+  for (const std::string& name : *names) {
+    if (!seen.insert(name).second) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  std::string(option) + ": " + name + " listed twice");
+    }
+  }
+  return names;
 }
 
 }  // namespace pulse::ecg_eval

@@ -64,6 +64,11 @@ Result<std::int64_t> ParseInteger(std::string_view option,
 Result<std::vector<std::string>> ParseList(std::string_view option,
                                            std::string_view text);
 
+// ParseList for a list of record names: a name given twice is an error too
+// ("--records: 101 listed twice").
+Result<std::vector<std::string>> ParseRecordNames(std::string_view option,
+                                                  std::string_view text);
+
 }  // namespace pulse::ecg_eval
 
 #endif  // PULSE_TOOLS_ECG_EVAL_ARGS_H_

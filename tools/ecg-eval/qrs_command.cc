@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -122,15 +121,8 @@ Result<Settings> ParseSettings(const ParsedArgs& args) {
   settings.db = args.Value("--db") ? fs::path(*args.Value("--db"))
                                    : DefaultDataDir() / "mitdb";
   if (auto text = args.Value("--records")) {
-    auto list = ParseList("--records", *text);
+    auto list = ParseRecordNames("--records", *text);
     if (!list) return Fail(list.error());
-    std::set<std::string> seen;
-    for (const std::string& name : *list) {
-      if (!seen.insert(name).second) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "--records: " + name + " listed twice");
-      }
-    }
     settings.records = std::move(*list);
   }
   if (auto text = args.Value("--from")) {
