@@ -1,5 +1,6 @@
 // EcgFilterChain: validation and design; the processing is BiquadCascade's.
 #include "pulse/dsp/ecg_filter.h"
+#include "range_check.h"
 
 #include <cmath>
 #include <cstdio>
@@ -9,24 +10,10 @@
 namespace pulse::dsp {
 namespace {
 
-std::string Num(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
+using internal::CheckRange;
+using internal::FormatNumber;
 
-// "<field> = <value> <unit> is outside [lo, hi] <unit>" for kInvalidArgument.
-// Written as !(a && b) so that NaN is always outside.
-Status CheckRange(const char* field, double value, double lo, double hi,
-                  const char* unit, const std::string& extra = "") {
-  if (!(value >= lo && value <= hi)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(field) + " = " + Num(value) + " " + unit +
-                    " is outside [" + Num(lo) + ", " + Num(hi) + "] " + unit +
-                    extra);
-  }
-  return OkStatus();
-}
+
 
 Status CheckOrder(const char* field, int order) {
   if (order != 2 && order != 4) {
@@ -56,7 +43,7 @@ Status Validate(const EcgFilterConfig& c) {
   if (Status s = CheckOrder("highpass_order", c.highpass_order); !s) return s;
   if (c.mains_hz != 0.0 && c.mains_hz != 50.0 && c.mains_hz != 60.0) {
     return Fail(ErrorCode::kInvalidArgument,
-                "mains_hz = " + Num(c.mains_hz) +
+                "mains_hz = " + FormatNumber(c.mains_hz) +
                     " Hz must be 50, 60 or 0 (no notch)");
   }
   if (Status s = CheckRange("notch_bandwidth_hz", c.notch_bandwidth_hz,
@@ -71,7 +58,7 @@ Status Validate(const EcgFilterConfig& c) {
             "lowpass_cutoff_hz", c.lowpass_cutoff_hz, kMinLowpassCutoffHz,
             max_lowpass_hz, "Hz",
             " (the upper bound is 0.45 * sample_rate_hz, sample_rate_hz = " +
-                Num(c.sample_rate_hz) + " Hz; 0 = no low-pass)");
+                FormatNumber(c.sample_rate_hz) + " Hz; 0 = no low-pass)");
         !s) {
       return s;
     }

@@ -22,6 +22,7 @@
 // The numbers are typical adult values (e.g. Goldberger, Clinical
 // Electrocardiography, 9th ed., ch. 3), not fitted to any record.
 #include "pulse/dsp/ecg_synth.h"
+#include "range_check.h"
 
 #include <algorithm>
 #include <array>
@@ -33,6 +34,9 @@
 
 namespace pulse::dsp {
 namespace {
+
+using internal::CheckRange;
+using internal::FormatNumber;
 
 constexpr double kPi = std::numbers::pi;
 constexpr double kSqrt3Over2 = 0.8660254037844386;
@@ -63,21 +67,7 @@ Vec3 Frontal(double deg, double mv, double z_mv) {
   return {mv * std::cos(a), mv * std::sin(a), z_mv};
 }
 
-std::string Num(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
 
-// Written as !(a && b) so that NaN is always outside.
-Status CheckRange(const char* field, double value, double lo, double hi) {
-  if (!(value >= lo && value <= hi)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(field) + " = " + Num(value) + " is outside [" +
-                    Num(lo) + ", " + Num(hi) + "]");
-  }
-  return OkStatus();
-}
 
 Status Validate(const EcgSynthConfig& c) {
   struct Field {
@@ -104,15 +94,15 @@ Status Validate(const EcgSynthConfig& c) {
   const double rr_ms = 60000.0 / c.heart_rate_bpm;
   if (!(c.pr_ms + c.qt_ms < rr_ms)) {
     return Fail(ErrorCode::kInvalidArgument,
-                "pr_ms + qt_ms = " + Num(c.pr_ms + c.qt_ms) +
-                    " ms must be below the mean RR of " + Num(rr_ms) + " ms");
+                "pr_ms + qt_ms = " + FormatNumber(c.pr_ms + c.qt_ms) +
+                    " ms must be below the mean RR of " + FormatNumber(rr_ms) + " ms");
   }
   for (std::size_t i = 0; i < c.af_spans.size(); ++i) {
     const SynthTimeSpan& s = c.af_spans[i];
     if (!(s.begin_s >= 0.0 && s.begin_s < s.end_s && s.end_s <= c.duration_s)) {
       return Fail(ErrorCode::kInvalidArgument,
-                  "af_spans[" + std::to_string(i) + "] = [" + Num(s.begin_s) +
-                      ", " + Num(s.end_s) +
+                  "af_spans[" + std::to_string(i) + "] = [" + FormatNumber(s.begin_s) +
+                      ", " + FormatNumber(s.end_s) +
                       ") s is not a non-empty span within [0, duration_s]");
     }
   }

@@ -3,6 +3,7 @@
 // wave half on the median beat and its global fiducials; either can be
 // absent without the other.
 #include "pulse/dsp/measurements.h"
+#include "range_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,26 +15,15 @@
 namespace pulse::dsp {
 namespace {
 
+using internal::CheckRange;
+using internal::FormatNumber;
+
 // Below this net area (mV·ms) in both I and aVF a wave has no direction
 // worth printing (a P wave of 0.05 mV over 60 ms has ~2 mV·ms).
 constexpr double kMinAxisAreaMvMs = 0.1;
 constexpr double kTwoOverSqrt3 = 1.1547005383792515;
 
-std::string Num(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
 
-Status CheckRange(const std::string& field, double value, double lo,
-                  double hi) {
-  if (!(value >= lo && value <= hi)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                field + " = " + Num(value) + " is outside [" + Num(lo) + ", " +
-                    Num(hi) + "]");
-  }
-  return OkStatus();
-}
 
 Status Validate(const MedianBeatSet& m, std::span<const ClassifiedBeat> beats,
                 const MeasurementOptions& o) {

@@ -3,6 +3,7 @@
 // per-beat flags (inside AF, inside a ventricular run of ≥ 3), and the
 // result is sorted once at the end.
 #include "pulse/dsp/rhythm_findings.h"
+#include "range_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,14 +14,12 @@
 namespace pulse::dsp {
 namespace {
 
+using internal::CheckRange;
+using internal::FormatNumber;
+
 constexpr const char* kAfLabel =
     "Suggestive of atrial fibrillation \u2014 requires physician confirmation";
 
-std::string Num(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
 
 // "%.0f" of a finite value; the labels never print more precision than a
 // clinician reads.
@@ -30,15 +29,6 @@ std::string Rounded(double value) {
   return buffer;
 }
 
-Status CheckRange(const std::string& field, double value, double lo,
-                  double hi) {
-  if (!(value >= lo && value <= hi)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                field + " = " + Num(value) + " is outside [" + Num(lo) + ", " +
-                    Num(hi) + "]");
-  }
-  return OkStatus();
-}
 
 Status ValidateCriteria(const RhythmCriteria& c) {
   if (Status s = CheckRange("context.criteria.bradycardia_below_bpm",
