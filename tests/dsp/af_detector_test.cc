@@ -2,6 +2,7 @@
 // (ecg_synth.h, ground truth by construction) and of the EC57/epicmp
 // episode scorer on hand-made annotation lists.
 #include "pulse/dsp/af_detector.h"
+#include "pulse/dsp/af_scoring.h"
 
 #include <algorithm>
 #include <cmath>

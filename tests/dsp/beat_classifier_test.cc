@@ -6,6 +6,7 @@
 // scoring (ScoreVentricularBeats) and the pairs MatchBeats reports for it.
 // Accuracy on real records: veb_accuracy_test.
 #include "pulse/dsp/beat_classifier.h"
+#include "pulse/dsp/veb_scoring.h"
 
 #include <gtest/gtest.h>
 

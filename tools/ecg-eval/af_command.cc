@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "format.h"
 #include "pulse/dsp/af_detector.h"
+#include "pulse/dsp/af_scoring.h"
 #include "pulse/dsp/beat_classifier.h"
 #include "pulse/dsp/wfdb_file.h"
 #include "record_eval.h"

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "format.h"
 #include "pulse/dsp/beat_classifier.h"
+#include "pulse/dsp/veb_scoring.h"
 #include "pulse/dsp/wfdb_file.h"
 #include "record_eval.h"
 

@@ -1,6 +1,6 @@
 // Beat classification: normal (supraventricular) vs ventricular ectopic, or
-// "unknown" when unsure, for every detected QRS complex of a recording; and
-// the EC57 VEB scoring of such labels against MIT-BIH reference annotations.
+// "unknown" when unsure, for every detected QRS complex of a recording.
+// (How such labels are scored against MIT-BIH: veb_scoring.h.)
 //
 // Algorithm (one paragraph; the design comment in beat_classifier.cc has the
 // details and the reasons). The few leads with the largest QRS amplitude
@@ -38,8 +38,6 @@
 
 #include "pulse/base/result.h"
 #include "pulse/dsp/beat.h"
-#include "pulse/dsp/beat_match.h"
-#include "pulse/dsp/wfdb.h"
 
 namespace pulse::dsp {
 
@@ -86,47 +84,6 @@ Result<std::vector<ClassifiedBeat>> ClassifyBeats(
     std::span<const float> interleaved_mv,
     std::span<const std::int64_t> qrs_samples,
     const BeatClassifierConfig& config);
-
-// Ventricular ectopic beat (VEB) statistics as WFDB's bxb prints them
-// (AAMI EC57): reference V, r (R-on-T) and E (ventricular escape) are VEBs;
-// a test beat is labelled v (kVentricular), n (kNormal) or q (kUnknown).
-//   VEB Se = Vv / (Vv + Vn + Vq + Vo)     (a missed VEB, Vo, counts against)
-//   VEB +P = Vv / (Vv + Nv + Ov)
-// A v on a reference F (fusion) or Q (unclassifiable, paced) beat counts
-// neither way (bxb's Fv and Qv); N includes the supraventricular S classes.
-// The flutter wave `!` is bxb's O (a v matched to it is a false positive).
-struct VebCounts {
-  // Rows: reference class; columns: test label.
-  enum Ref { kRefN = 0, kRefV = 1, kRefF = 2, kRefQ = 3, kRefO = 4 };
-  enum Test { kTestN = 0, kTestV = 1, kTestQ = 2, kTestO = 3 };
-  std::int64_t matrix[5][4] = {};
-
-  std::int64_t true_positives() const { return matrix[kRefV][kTestV]; }
-  std::int64_t false_negatives() const {
-    return matrix[kRefV][kTestN] + matrix[kRefV][kTestQ] +
-           matrix[kRefV][kTestO];
-  }
-  std::int64_t false_positives() const {
-    return matrix[kRefN][kTestV] + matrix[kRefO][kTestV];
-  }
-  // Reference VEBs scored: TP + FN.
-  std::int64_t reference_vebs() const {
-    return true_positives() + false_negatives();
-  }
-  // Percent; 100 when the denominator is 0 (nothing to find / nothing said).
-  double SensitivityPercent() const;
-  double PositivePredictivityPercent() const;
-
-  // Element-wise sum: gross statistics sum the counts of all records.
-  VebCounts& operator+=(const VebCounts& other);
-};
-
-// Matches `beats` to `reference` with MatchBeats() (bxb rules, `options`)
-// and tallies the VEB confusion matrix. REQUIRES: beats ascending by sample;
-// options.sample_rate_hz > 0.
-VebCounts ScoreVentricularBeats(std::span<const wfdb::Annotation> reference,
-                                std::span<const ClassifiedBeat> beats,
-                                const BeatMatchOptions& options);
 
 }  // namespace pulse::dsp
 
