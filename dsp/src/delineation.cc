@@ -40,7 +40,11 @@
 //   when that peak is large in mV, large against the high-frequency noise,
 //   and dominates other peaks of the window (AF's fibrillatory waves do
 //   not). Onset and offset per lead come from the area indicator run
-//   backward and forward from the lead's P peak.
+//   backward and forward from the lead's P peak. The median beat's P
+//   offsets use a wider area window (80 vs 60 ms): its global offset is
+//   the latest over leads, and the narrower window ended it ~15 ms before
+//   LUDB's latest lead. A per-lead slope threshold (Martinez et al. 2004)
+//   and a threshold on the leads' P magnitude were worse (accuracy.md).
 // - Per beat, the median beat guides (DelineateBeatsTuned): its P wave
 //   must repeat beat by beat (PWaveCoherence), which rejects AF remnants
 //   better than any single-window test; the beat's P and T are then looked
@@ -467,6 +471,8 @@ void FindP(const Work& w, const QrsSpan& g, Index fiducial,
   const Index half = Frames(t.p_max_half_width_s, w.fs);
   const Index local = Frames(0.03, w.fs);
   const Index width = std::max<Index>(2, Frames(t.p_zhang_window_s, w.fs));
+  const Index off_width =
+      std::max<Index>(2, Frames(t.p_off_zhang_window_s, w.fs));
   std::vector<double> cum;
   std::vector<Index> ons, offs;
   std::vector<Index> lead_on(U(w.leads), -1), lead_off(U(w.leads), -1);
@@ -484,7 +490,7 @@ void FindP(const Work& w, const QrsSpan& g, Index fiducial,
                                          false, &cum);
     const Index off = AreaIndicatorArgmax(s, len, lp + 1,
                                           std::min<Index>(len - 1, lp + half),
-                                          width, pol, true, &cum);
+                                          off_width, pol, true, &cum);
     if (on < 0 || off < 0 || on >= off) continue;
     lead_on[U(l)] = pb + on;
     lead_off[U(l)] = pb + off;
@@ -684,6 +690,7 @@ DelineationTuning MedianTuning(DelineationTuning t) {
   t.t_global_quantile = t.median_t_global_quantile;
   t.p_on_quantile = t.median_p_on_quantile;
   t.p_off_quantile = t.median_p_off_quantile;
+  t.p_off_zhang_window_s = t.median_p_off_zhang_window_s;
   t.qrs_global_per_lead = t.median_qrs_global_per_lead;
   return t;
 }

@@ -61,6 +61,7 @@ struct DelineationTuning {
   double p_end_gap_s = 0.010;        // P peak at least this before QRS on
   double p_max_half_width_s = 0.120;
   double p_zhang_window_s = 0.060;
+  double p_off_zhang_window_s = 0.060;  // the same for the P offset
   double p_min_amplitude_mv = 0.03;
   double p_min_to_noise = 3.0;
   double p_min_dominance = 1.2;      // P peak energy / other peaks' energy
@@ -78,6 +79,11 @@ struct DelineationTuning {
   double median_t_global_quantile = 1.0;
   double median_p_on_quantile = 0.15;
   double median_p_off_quantile = 0.75;
+  // A wider area window for the median's P offsets: the global offset is
+  // the latest over leads (IEC 60601-2-25), and the narrower window ends
+  // each lead's P ~15 ms before the annotators' latest lead (records 1-50:
+  // P duration -16.4 -> -8.0 ms; 0.09 s raised its SD to 15.4 ms).
+  double median_p_off_zhang_window_s = 0.080;
   // Global QRS of the median beat: 2nd earliest / 2nd latest lead point
   // (IEC 60601-2-25); per beat the multi-lead point (noisier leads).
   bool median_qrs_global_per_lead = true;

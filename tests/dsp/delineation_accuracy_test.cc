@@ -111,7 +111,8 @@ class DelineationAccuracyTest : public ::testing::Test {
 
 // Figures of 2026-11-23 (ecg-eval delineation / intervals, all 100):
 // P on SD 19.2, P off 18.9, QRS on 13.6, QRS off 13.1, T off 24.4 ms;
-// P duration mean -14.4, QRS mean -12.0 / SD 15.8 ms (2nd update).
+// QRS mean -12.0 / SD 15.8 ms (2nd update); P duration -7.3 / 11.4 ms
+// meets its bar since the wider P-offset window of the median (3rd).
 TEST_F(DelineationAccuracyTest, POnset) {
   ExpectFiducial(Fiducial::kPOn, {15, 20}, 95);
 }
@@ -129,7 +130,7 @@ TEST_F(DelineationAccuracyTest, TOffset) {
 }
 
 TEST_F(DelineationAccuracyTest, PDuration) {
-  ExpectInterval(0, {10, 15.5}, {15, 15});
+  ExpectInterval(0, {10, 10}, {15, 15});
 }
 TEST_F(DelineationAccuracyTest, PrInterval) {
   ExpectInterval(1, {10, 10}, {10, 10});
