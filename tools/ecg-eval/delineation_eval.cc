@@ -46,25 +46,6 @@ LeadAnnotations ParseLead(const std::vector<dsp::wfdb::Annotation>& a) {
   return out;
 }
 
-Result<std::vector<float>> Millivolts(const dsp::wfdb::Record& record,
-                                      const std::string& name) {
-  const auto signals = static_cast<std::size_t>(record.num_signals());
-  std::vector<float> scale(signals), offset(signals);
-  for (std::size_t s = 0; s < signals; ++s) {
-    const auto& spec = record.header.signals[s];
-    auto mv = dsp::wfdb::MillivoltsPerAdu(spec);
-    if (!mv) return Fail(mv.error().WithContext("record " + name));
-    scale[s] = static_cast<float>(*mv);
-    offset[s] = static_cast<float>(-spec.baseline_adu * *mv);
-  }
-  std::vector<float> out(record.samples.size());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t s = i % signals;
-    out[i] = static_cast<float>(record.samples[i]) * scale[s] + offset[s];
-  }
-  return out;
-}
-
 std::int64_t Get(const dsp::WaveFiducials& f, Fiducial k) {
   switch (k) {
     case Fiducial::kPOn: return f.p_onset;
@@ -167,11 +148,9 @@ Result<RecordRun> RunRecord(const fs::path& record_path,
   if (!record) return Fail(record.error());
   auto annotations = ReadLudbAnnotations(record_path);
   if (!annotations) return Fail(annotations.error());
-  auto mv = Millivolts(*record, name);
-  if (!mv) return Fail(mv.error());
-  std::vector<std::string> names;
-  for (const auto& s : record->header.signals) names.push_back(s.description);
-  auto leads = dsp::Derive12Lead(*mv, names);
+  auto mv = dsp::wfdb::ToMillivolts(*record);
+  if (!mv) return Fail(mv.error().WithContext("record " + name));
+  auto leads = dsp::Derive12Lead(*mv, dsp::wfdb::SignalNames(record->header));
   if (!leads) return Fail(leads.error().WithContext("record " + name));
 
   RecordRun run;
