@@ -35,6 +35,7 @@ EcgSynthConfig SinusConfig(double duration_s, double heart_rate_bpm) {
   return config;
 }
 
+// At kRateHz (the tests below that vary the rate set it themselves).
 SynthEcg Synthesize(EcgSynthConfig config) {
   config.sample_rate_hz = kRateHz;
   auto ecg = SynthesizeEcg(config);
@@ -100,6 +101,33 @@ TEST(AnalysisTest, CleanSinusRhythmIsMeasuredAndCalledSinus) {
   EXPECT_TRUE(HasFinding(a, RhythmFindingKind::kSinusRhythm));
   EXPECT_FALSE(HasFinding(a, RhythmFindingKind::kAtrialFibrillation));
   EXPECT_FALSE(HasFinding(a, RhythmFindingKind::kIsolatedPvc));
+}
+
+TEST(AnalysisTest, EverySupportedSampleRateMeasuresTheSameEcg) {
+  // The device protocol allows several rates; the same heart must measure
+  // the same at each (within a sample or two of the coarsest rate).
+  for (double rate_hz : {250.0, 360.0, 500.0, 1000.0}) {
+    EcgSynthConfig config = SinusConfig(10.0, 72.0);
+    config.sample_rate_hz = rate_hz;
+    config.pvc_beat_indices = {4};
+    auto ecg = SynthesizeEcg(config);
+    ASSERT_TRUE(ecg) << ecg.error().ToString();
+    AnalysisConfig analysis_config;
+    analysis_config.sample_rate_hz = rate_hz;
+    const EcgAnalysis a = Analyze(ecg->interleaved_mv, analysis_config);
+    SCOPED_TRACE(rate_hz);
+    ExpectSaneAnalysis(a);
+    ASSERT_EQ(a.status, AnalysisStatus::kComplete) << a.status_reason;
+    EXPECT_EQ(a.beats.size(), ecg->beats.size());
+    ASSERT_TRUE(a.measurements.has_value());
+    const EcgMeasurements& m = *a.measurements;
+    EXPECT_NEAR(m.heart_rate_bpm.value_or(0.0), 72.0, 2.0);
+    EXPECT_NEAR(m.pr_interval_ms.value_or(0.0), config.pr_ms, 15.0);
+    EXPECT_NEAR(m.qrs_duration_ms.value_or(0.0), config.qrs_ms, 12.0);
+    EXPECT_NEAR(m.qt_interval_ms.value_or(0.0), config.qt_ms, 25.0);
+    EXPECT_TRUE(HasFinding(a, RhythmFindingKind::kSinusRhythm));
+    EXPECT_TRUE(HasFinding(a, RhythmFindingKind::kIsolatedPvc));
+  }
 }
 
 TEST(AnalysisTest, SameInputGivesTheSameResult) {
