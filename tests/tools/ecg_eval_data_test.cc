@@ -1,7 +1,8 @@
 // ecg-eval end to end on the MIT-BIH records of ../shared/data: `qrs --json`
 // must cover all 22 records and score exactly the reference beats WFDB's bxb
 // counted for the gqrs baseline (gqrs-baseline-mitdb.tsv, `ref_beats`), and
-// `analyze` must run on its default record. Accuracy figures themselves
+// `analyze` must run on its default record, and `measure` must give the
+// whole analysis of a 12-lead record and refuse a 2-lead one by name. Accuracy figures themselves
 // belong to the detector's tests; here the tool's plumbing is checked.
 #include <gtest/gtest.h>
 
@@ -81,6 +82,40 @@ TEST_F(EcgEvalDataTest, AnalyzeRunsOnItsDefaultRecord) {
             std::string::npos)
       << run.out;
   EXPECT_NE(run.out.find("Accuracy vs 101.atr"), std::string::npos);
+}
+
+TEST_F(EcgEvalDataTest, MeasureGivesTheWholeAnalysisOfA12LeadRecord) {
+  PULSE_REQUIRE_DATA("ludb");
+  const ToolRun run =
+      RunTool(ECG_EVAL_BINARY, {"measure", "--json"}, scratch_,
+              {{"PULSE_DATA_DIR", DataDir().string()}});
+  ASSERT_TRUE(run.exited) << "signal " << run.signal;
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto report = nlohmann::json::parse(run.out);
+  EXPECT_EQ(report["record"], "1");  // the default: LUDB record 1
+  EXPECT_EQ(report["status"], "complete");
+  EXPECT_FALSE(report["algorithm_version"].get<std::string>().empty());
+  EXPECT_EQ(report["quality"].size(), 12u);
+  EXPECT_GE(report["beats"].size(), 5u);
+  EXPECT_TRUE(report["measurements"]["qt_interval_ms"].is_number());
+  EXPECT_TRUE(report["measurements"]["qtc_bazett_ms"].is_number());
+  EXPECT_TRUE(report["measurements"]["qtc_fridericia_ms"].is_number());
+  EXPECT_EQ(report["measurements"]["st_level_mv"].size(), 12u);
+  ASSERT_FALSE(report["findings"].empty());
+  // LUDB 1's cardiologist: "Sinus bradycardia".
+  EXPECT_EQ(report["header_rhythm"], "Sinus bradycardia");
+}
+
+TEST_F(EcgEvalDataTest, MeasureRefusesARecordWithout12Leads) {
+  const ToolRun run = RunTool(
+      ECG_EVAL_BINARY, {"measure", (DataDir() / "mitdb" / "101").string()},
+      scratch_);
+  ASSERT_TRUE(run.exited) << "signal " << run.signal;
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("is not a 12-lead ECG"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("missing lead I"), std::string::npos) << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
 }
 
 }  // namespace
