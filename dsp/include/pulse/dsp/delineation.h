@@ -22,8 +22,10 @@
 // come from the same area indicator run backward and forward.
 //
 // Per-lead and global points. A lead's QRS points are the multi-lead
-// points plus that lead's own slope-based difference from the leads'
-// median, held within ±4 ms. The T end and the P onset/offset are measured
+// points moved 40 % of the way towards that lead's own wavelet boundary
+// (quadratic-spline à trous transform, Martínez et al., IEEE TBME 51(4),
+// 2004), at most 20 ms away; leads with a small QRS keep the multi-lead
+// points. The T end and the P onset/offset are measured
 // per lead and held within ±10 ms of the leads' median (LUDB's annotators
 // mark different instants in different leads, but a lead's own estimate
 // alone is noisier than that spread; docs/accuracy.md, "Delineation and
