@@ -502,22 +502,12 @@ int RunAfCommand(std::span<const std::string> args, std::FILE* out,
   auto settings = ParseSettings(*parsed);
   if (!settings) return UsageError(err, kCommand, settings.error().message());
 
-  std::vector<std::string> names = settings->records;
-  if (names.empty()) {
-    // With --header-rhythm every record with a header counts (".hea" beside
-    // itself).
-    auto listed = ListAnnotatedRecords(
-        settings->db, settings->header_rhythm ? "hea" : "atr");
-    if (!listed) return DataError(err, kCommand, listed.error());
-    if (listed->empty()) {
-      return DataError(err, kCommand,
-                       Error(ErrorCode::kNotFound,
-                             settings->db.string() +
-                                 ": no annotated records (a .hea with a "
-                                 ".atr beside it)"));
-    }
-    names = std::move(*listed);
-  }
+  // With --header-rhythm every record with a header counts (".hea" beside
+  // itself).
+  auto selected = SelectRecords(settings->db, settings->records,
+                                settings->header_rhythm ? "hea" : "atr");
+  if (!selected) return DataError(err, kCommand, selected.error());
+  const std::vector<std::string>& names = *selected;
 
   std::vector<RecordScore> scores;
   AfEpisodeCounts gross;

@@ -394,22 +394,4 @@ Result<std::vector<std::string>> ParseRecordSelection(std::string_view option,
   return out;
 }
 
-Result<std::vector<std::string>> SelectLudbRecords(
-    const std::filesystem::path& db, std::vector<std::string> requested) {
-  if (!requested.empty()) return requested;
-  auto listed = ListAnnotatedRecords(db, "ii");
-  if (!listed) return Fail(listed.error());
-  if (listed->empty()) {
-    return Fail(ErrorCode::kNotFound,
-                db.string() + ": no annotated records (a .hea with a .ii "
-                              "beside it)");
-  }
-  // Numeric order (1, 2, .., 10) rather than text order.
-  std::sort(listed->begin(), listed->end(),
-            [](const std::string& a, const std::string& b) {
-              return a.size() != b.size() ? a.size() < b.size() : a < b;
-            });
-  return *listed;
-}
-
 }  // namespace pulse::ecg_eval

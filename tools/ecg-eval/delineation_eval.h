@@ -152,11 +152,6 @@ std::vector<std::string> LudbRecordRange(int first, int last);
 Result<std::vector<std::string>> ParseRecordSelection(std::string_view option,
                                                       std::string_view text);
 
-// `requested` when not empty, else every record of `db` with a .hea and a
-// .ii, in numeric order. kNotFound when there is none.
-Result<std::vector<std::string>> SelectLudbRecords(
-    const std::filesystem::path& db, std::vector<std::string> requested);
-
 }  // namespace pulse::ecg_eval
 
 #endif  // PULSE_TOOLS_ECG_EVAL_DELINEATION_EVAL_H_

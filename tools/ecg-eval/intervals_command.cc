@@ -223,7 +223,7 @@ int RunIntervalsCommand(std::span<const std::string> args, std::FILE* out,
   }
   auto settings = ParseSettings(*parsed);
   if (!settings) return UsageError(err, kCommand, settings.error().message());
-  auto names = SelectLudbRecords(settings->db, settings->records);
+  auto names = SelectRecords(settings->db, settings->records, "ii");
   if (!names) return DataError(err, kCommand, names.error());
 
   std::vector<RecordResult> results;

@@ -390,11 +390,8 @@ std::string NormalisedHeaderRhythm(const std::string& header) {
 }
 
 int RunDatabase(const Settings& settings, std::FILE* out, std::FILE* err) {
-  auto names = ListAnnotatedRecords(*settings.db, "hea");
+  auto names = SelectRecords(*settings.db, {}, "hea");
   if (!names) return DataError(err, kCommand, names.error());
-  std::sort(names->begin(), names->end(), [](const auto& x, const auto& y) {
-    return x.size() != y.size() ? x.size() < y.size() : x < y;
-  });
   // header rhythm -> our statement -> records
   std::map<std::string, std::map<std::string, int>> confusion;
   Json records = Json::array();

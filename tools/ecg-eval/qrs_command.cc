@@ -385,20 +385,10 @@ int RunQrsCommand(std::span<const std::string> args, std::FILE* out,
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  std::vector<std::string> names = settings->records;
-  if (names.empty()) {
-    auto listed = ListAnnotatedRecords(settings->db, settings->annotator);
-    if (!listed) return DataError(err, kCommand, listed.error());
-    if (listed->empty()) {
-      return DataError(
-          err, kCommand,
-          Error(ErrorCode::kNotFound,
-                settings->db.string() +
-                    ": no annotated records (a .hea with a ." +
-                    settings->annotator + " beside it)"));
-    }
-    names = std::move(*listed);
-  }
+  auto selected =
+      SelectRecords(settings->db, settings->records, settings->annotator);
+  if (!selected) return DataError(err, kCommand, selected.error());
+  const std::vector<std::string>& names = *selected;
 
   std::vector<RecordScore> scores;
   scores.reserve(names.size());

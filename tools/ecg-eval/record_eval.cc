@@ -45,8 +45,25 @@ Result<std::vector<std::string>> ListAnnotatedRecords(const fs::path& dir,
       names.push_back(path.stem().string());
     }
   }
-  std::sort(names.begin(), names.end());
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) {
+              return a.size() != b.size() ? a.size() < b.size() : a < b;
+            });
   return names;
+}
+
+Result<std::vector<std::string>> SelectRecords(
+    const fs::path& db, std::vector<std::string> requested,
+    std::string_view annotator) {
+  if (!requested.empty()) return requested;
+  auto listed = ListAnnotatedRecords(db, annotator);
+  if (!listed) return listed;
+  if (listed->empty()) {
+    return Fail(ErrorCode::kNotFound,
+                db.string() + ": no annotated records (a .hea with a ." +
+                    std::string(annotator) + " beside it)");
+  }
+  return listed;
 }
 
 std::int64_t SecondsToFrames(double seconds, double rate_hz) {

@@ -31,10 +31,18 @@ inline constexpr std::int64_t kChunkFrames = 4096;
 std::filesystem::path DefaultDataDir();
 
 // Names (without extension) of the records in `dir` that have both a .hea
-// and a reference annotation file "<name>.<annotator>", sorted. kNotFound
-// when `dir` is not a folder.
+// and a reference annotation file "<name>.<annotator>", in record order
+// (shorter names first, so LUDB's 1, 2, .., 10; then by text). kNotFound
+// when `dir` is not a folder. Annotator "hea" lists every record.
 Result<std::vector<std::string>> ListAnnotatedRecords(
     const std::filesystem::path& dir, std::string_view annotator = "atr");
+
+// The records a database command runs on: `requested` (from --records) when
+// not empty, else every annotated record of `db` (ListAnnotatedRecords);
+// kNotFound naming `db` and the annotator when there is none.
+Result<std::vector<std::string>> SelectRecords(
+    const std::filesystem::path& db, std::vector<std::string> requested,
+    std::string_view annotator);
 
 // Rounds `seconds` to the nearest frame at `rate_hz`, as WFDB's strtim().
 std::int64_t SecondsToFrames(double seconds, double rate_hz);

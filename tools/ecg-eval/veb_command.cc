@@ -267,19 +267,9 @@ int RunVebCommand(std::span<const std::string> args, std::FILE* out,
   auto settings = ParseSettings(*parsed);
   if (!settings) return UsageError(err, kCommand, settings.error().message());
 
-  std::vector<std::string> names = settings->records;
-  if (names.empty()) {
-    auto listed = ListAnnotatedRecords(settings->db, "atr");
-    if (!listed) return DataError(err, kCommand, listed.error());
-    if (listed->empty()) {
-      return DataError(err, kCommand,
-                       Error(ErrorCode::kNotFound,
-                             settings->db.string() +
-                                 ": no annotated records (a .hea with a "
-                                 ".atr beside it)"));
-    }
-    names = std::move(*listed);
-  }
+  auto selected = SelectRecords(settings->db, settings->records, "atr");
+  if (!selected) return DataError(err, kCommand, selected.error());
+  const std::vector<std::string>& names = *selected;
 
   std::vector<RecordScore> scores;
   scores.reserve(names.size());
