@@ -142,13 +142,33 @@ Result<std::vector<std::string>> ParseList(std::string_view option,
 
 Result<std::vector<std::string>> ParseRecordNames(std::string_view option,
                                                   std::string_view text) {
-  auto names = ParseList(option, text);
-  if (!names) return names;
+  auto items = ParseList(option, text);
+  if (!items) return items;
+  std::vector<std::string> names;
   std::set<std::string, std::less<>> seen;
-  for (const std::string& name : *names) {
+  const auto add = [&](std::string name) -> Status {
     if (!seen.insert(name).second) {
       return Fail(ErrorCode::kInvalidArgument,
                   std::string(option) + ": " + name + " listed twice");
+    }
+    names.push_back(std::move(name));
+    return OkStatus();
+  };
+  for (const std::string& item : *items) {
+    const std::size_t dash = item.find('-');
+    if (dash == std::string::npos || dash == 0) {
+      if (Status s = add(item); !s) return Fail(s.error());
+      continue;
+    }
+    auto lo = ParseInteger(option, item.substr(0, dash), 0, 1'000'000);
+    auto hi = ParseInteger(option, item.substr(dash + 1), 0, 1'000'000);
+    if (!lo || !hi || *lo > *hi) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  std::string(option) + ": '" + item +
+                      "' is not a range FIRST-LAST of record numbers");
+    }
+    for (std::int64_t n = *lo; n <= *hi; ++n) {
+      if (Status s = add(std::to_string(n)); !s) return Fail(s.error());
     }
   }
   return names;

@@ -64,8 +64,11 @@ Result<std::int64_t> ParseInteger(std::string_view option,
 Result<std::vector<std::string>> ParseList(std::string_view option,
                                            std::string_view text);
 
-// ParseList for a list of record names: a name given twice is an error too
-// ("--records: 101 listed twice").
+// Parses a --records value: comma-separated record names or ranges of
+// record numbers ("1-50,77" is 1, 2, .., 50, 77); kInvalidArgument naming
+// `option` for an empty item, a bad range ("--records: '9-3' is not a range
+// FIRST-LAST of record numbers") or a name listed twice ("--records: 101
+// listed twice").
 Result<std::vector<std::string>> ParseRecordNames(std::string_view option,
                                                   std::string_view text);
 

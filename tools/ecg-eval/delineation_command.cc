@@ -88,7 +88,7 @@ Result<Settings> ParseSettings(const ParsedArgs& args) {
   s.db = args.Value("--db") ? fs::path(*args.Value("--db"))
                             : DefaultDataDir() / "ludb";
   if (auto text = args.Value("--records")) {
-    auto list = ParseRecordSelection("--records", *text);
+    auto list = ParseRecordNames("--records", *text);
     if (!list) return Fail(list.error());
     s.records = std::move(*list);
   }

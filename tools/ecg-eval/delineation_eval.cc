@@ -364,34 +364,4 @@ std::vector<std::string> LudbRecordRange(int first, int last) {
   return out;
 }
 
-Result<std::vector<std::string>> ParseRecordSelection(std::string_view option,
-                                                      std::string_view text) {
-  auto items = ParseList(option, text);
-  if (!items) return Fail(items.error());
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (const std::string& item : *items) {
-    std::vector<std::string> names = {item};
-    const std::size_t dash = item.find('-');
-    if (dash != std::string::npos && dash > 0) {
-      auto lo = ParseInteger(option, item.substr(0, dash), 0, 1000000);
-      auto hi = ParseInteger(option, item.substr(dash + 1), 0, 1000000);
-      if (!lo || !hi || *lo > *hi) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    std::string(option) + ": '" + item +
-                        "' is not a range FIRST-LAST of record numbers");
-      }
-      names = LudbRecordRange(static_cast<int>(*lo), static_cast<int>(*hi));
-    }
-    for (std::string& name : names) {
-      if (!seen.insert(name).second) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    std::string(option) + ": " + name + " listed twice");
-      }
-      out.push_back(std::move(name));
-    }
-  }
-  return out;
-}
-
 }  // namespace pulse::ecg_eval

@@ -146,11 +146,6 @@ GlobalIntervals IntervalsFromAnnotations(const RecordRun& run,
 // Record names "first".."last" (LUDB's records are named 1..200).
 std::vector<std::string> LudbRecordRange(int first, int last);
 
-// Parses a --records value: comma-separated names or ranges of whole
-// numbers ("1-50,77"); kInvalidArgument naming `option` for an empty item,
-// a bad range or a name listed twice.
-Result<std::vector<std::string>> ParseRecordSelection(std::string_view option,
-                                                      std::string_view text);
 
 }  // namespace pulse::ecg_eval
 
