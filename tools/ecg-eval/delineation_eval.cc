@@ -5,7 +5,6 @@
 #include <cmath>
 #include <string_view>
 
-#include <set>
 
 #include "args.h"
 #include "pulse/dsp/beat_classifier.h"

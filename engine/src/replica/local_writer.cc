@@ -9,7 +9,10 @@ namespace {
 
 constexpr std::string_view kHighWaterKey = "hlc_high_water";
 
-Result<Hlc> ReadHighWater(Database& db) {
+
+}  // namespace
+
+Result<Hlc> ReadHlcHighWater(Database& db) {
   auto stmt = db.Prepare("SELECT value FROM sync_state WHERE key = ?");
   if (!stmt) return Fail(stmt.error());
   if (Status s = stmt->BindText(1, kHighWaterKey); !s) return Fail(s.error());
@@ -23,8 +26,6 @@ Result<Hlc> ReadHighWater(Database& db) {
   }
   return Hlc::FromPacked(static_cast<std::uint64_t>(*packed));
 }
-
-}  // namespace
 
 LocalWriter::LocalWriter(Database& db, HybridClock& clock, UuidV7Generator& ids,
                          std::string site_id)
@@ -40,7 +41,7 @@ Result<std::unique_ptr<LocalWriter>> LocalWriter::Create(
     return Fail(ErrorCode::kInvalidArgument,
                 "LocalWriter: site id is not a canonical UUID");
   }
-  auto high_water = ReadHighWater(db);
+  auto high_water = ReadHlcHighWater(db);
   if (!high_water) return Fail(high_water.error());
   if (Status s = clock.Seed(*high_water); !s) return Fail(s.error());
   return std::unique_ptr<LocalWriter>(

@@ -30,8 +30,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view kSiteIdSetting = "site_id";
 constexpr std::string_view kDeviceIdSetting = "device_id";
 constexpr std::string_view kBlobKeySetting = "blob_key";
-// The row LocalWriter keeps in `sync_state` (change_log.md §1.5).
-constexpr std::string_view kHighWaterKey = "hlc_high_water";
 
 // Author of a write with no signed-in user (as users.cc's SignIn).
 const std::string kNoUser = Uuid().ToString();
@@ -146,21 +144,6 @@ Result<DataKey> ReadBlobKey(Database& db) {
       bytes->data(), DataKey::kSize));
 }
 
-Result<Hlc> ReadHighWater(Database& db) {
-  auto stmt = db.Prepare("SELECT value FROM sync_state WHERE key = ?");
-  if (!stmt) return Fail(stmt.error());
-  if (Status s = stmt->BindText(1, kHighWaterKey); !s) return Fail(s.error());
-  auto found = stmt->Step();
-  if (!found) return Fail(found.error());
-  if (!*found) return Hlc();
-  auto packed = stmt->ColumnInt64(0);
-  if (!packed || *packed < 0) {
-    return Fail(ErrorCode::kCorruption,
-                "sync_state.hlc_high_water is not a clock value");
-  }
-  return Hlc::FromPacked(static_cast<std::uint64_t>(*packed));
-}
-
 // Everything of GetStatus() but the outbox count, which each caller reads its
 // own way.
 Result<ReplicaStatus> ReadStatusParts(Database& db) {
@@ -168,7 +151,7 @@ Result<ReplicaStatus> ReadStatusParts(Database& db) {
   auto version = SchemaVersion(db);
   if (!version) return Fail(version.error());
   status.schema_version = *version;
-  auto high_water = ReadHighWater(db);
+  auto high_water = ReadHlcHighWater(db);
   if (!high_water) return Fail(high_water.error());
   status.hlc_high_water = *high_water;
   return status;

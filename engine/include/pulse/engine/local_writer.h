@@ -29,6 +29,11 @@
 
 namespace pulse::engine {
 
+// The HLC high-water mark LocalWriter persists in `sync_state`
+// (change_log.md §1.5): the zero clock when none has been written yet;
+// kCorruption when the stored value is not a clock.
+Result<Hlc> ReadHlcHighWater(Database& db);
+
 // One row write: an upsert of `fields`, or a tombstone (op kDelete, no
 // fields).
 struct RowWrite {
