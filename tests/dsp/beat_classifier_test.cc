@@ -21,19 +21,16 @@
 #include "pulse/dsp/beat_match.h"
 #include "pulse/dsp/ecg_synth.h"
 #include "pulse/dsp/qrs_detector.h"
+#include "support/synth_ecg.h"
 
 namespace pulse::dsp {
 namespace {
 
+using ::pulse::testing::Synthesize;
+
 // The bar of issue 3 for VEBs (Se and +P); used here for synthetic data too,
 // where the truth is exact and the classifier should do at least as well.
 constexpr double kBarPercent = 90.0;
-
-SynthEcg Synthesize(const EcgSynthConfig& config) {
-  auto ecg = SynthesizeEcg(config);
-  EXPECT_TRUE(ecg.has_value()) << ecg.error().ToString();
-  return std::move(ecg).value();
-}
 
 std::vector<std::int64_t> TrueBeats(const SynthEcg& ecg) {
   std::vector<std::int64_t> beats;

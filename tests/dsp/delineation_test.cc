@@ -21,31 +21,17 @@
 
 #include "pulse/dsp/ecg_synth.h"
 #include "pulse/dsp/median_beat.h"
+#include "support/synth_ecg.h"
 
 namespace pulse::dsp {
 namespace {
 
+using ::pulse::testing::Synthesize;
+using ::pulse::testing::TrueBeats;
+
 constexpr double kQrsTolMs = 12.0;
 constexpr double kPTolMs = 20.0;
 constexpr double kTTolMs = 30.0;
-
-SynthEcg Synthesize(const EcgSynthConfig& config) {
-  auto ecg = SynthesizeEcg(config);
-  EXPECT_TRUE(ecg.has_value()) << ecg.error().ToString();
-  return std::move(ecg).value();
-}
-
-std::vector<ClassifiedBeat> TrueBeats(const SynthEcg& ecg) {
-  std::vector<ClassifiedBeat> beats;
-  for (const SynthBeat& b : ecg.beats) {
-    beats.push_back({b.r_sample,
-                     b.beat_class == SynthBeatClass::kVentricular
-                         ? BeatClass::kVentricular
-                         : BeatClass::kNormal,
-                     1.0f});
-  }
-  return beats;
-}
 
 double Ms(std::int64_t frames, double fs) {
   return static_cast<double>(frames) * 1000.0 / fs;

@@ -13,15 +13,12 @@
 #include <vector>
 
 #include "pulse/dsp/qrs_detector.h"
+#include "support/synth_ecg.h"
 
 namespace pulse::dsp {
 namespace {
 
-SynthEcg Synthesize(const EcgSynthConfig& config) {
-  auto ecg = SynthesizeEcg(config);
-  EXPECT_TRUE(ecg.has_value()) << ecg.error().ToString();
-  return std::move(ecg).value();
-}
+using ::pulse::testing::Synthesize;
 
 // RR intervals in seconds between consecutive beats in [first, last).
 std::vector<double> RrSeconds(const SynthEcg& ecg, std::size_t first,

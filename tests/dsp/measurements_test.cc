@@ -14,17 +14,14 @@
 #include <vector>
 
 #include "pulse/dsp/ecg_synth.h"
+#include "support/synth_ecg.h"
 
 namespace pulse::dsp {
 namespace {
 
-constexpr double kRateHz = 500.0;
+using ::pulse::testing::Synthesize;
 
-SynthEcg Synthesize(const EcgSynthConfig& config) {
-  auto ecg = SynthesizeEcg(config);
-  EXPECT_TRUE(ecg.has_value()) << ecg.error().ToString();
-  return std::move(ecg).value();
-}
+constexpr double kRateHz = 500.0;
 
 EcgSynthConfig CleanConfig() {
   EcgSynthConfig c;

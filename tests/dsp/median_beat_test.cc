@@ -14,27 +14,13 @@
 #include <vector>
 
 #include "pulse/dsp/ecg_synth.h"
+#include "support/synth_ecg.h"
 
 namespace pulse::dsp {
 namespace {
 
-SynthEcg Synthesize(const EcgSynthConfig& config) {
-  auto ecg = SynthesizeEcg(config);
-  EXPECT_TRUE(ecg.has_value()) << ecg.error().ToString();
-  return std::move(ecg).value();
-}
-
-std::vector<ClassifiedBeat> TrueBeats(const SynthEcg& ecg) {
-  std::vector<ClassifiedBeat> beats;
-  for (const SynthBeat& b : ecg.beats) {
-    beats.push_back({b.r_sample,
-                     b.beat_class == SynthBeatClass::kVentricular
-                         ? BeatClass::kVentricular
-                         : BeatClass::kNormal,
-                     1.0f});
-  }
-  return beats;
-}
+using ::pulse::testing::Synthesize;
+using ::pulse::testing::TrueBeats;
 
 EcgSynthConfig Clean() {
   EcgSynthConfig config;

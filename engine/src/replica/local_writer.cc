@@ -9,7 +9,6 @@ namespace {
 
 constexpr std::string_view kHighWaterKey = "hlc_high_water";
 
-
 }  // namespace
 
 Result<Hlc> ReadHlcHighWater(Database& db) {
