@@ -8,12 +8,25 @@
 namespace pulse::engine {
 namespace {
 
-constexpr std::string_view kCreateTable =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INTEGER PRIMARY KEY NOT NULL,"
-    " name TEXT NOT NULL,"
-    " sql_sha256 TEXT NOT NULL,"
-    " applied_at_ms INTEGER NOT NULL)";
+std::string CreateLedgerSql(std::string_view ledger) {
+  return "CREATE TABLE IF NOT EXISTS " + std::string(ledger) +
+         " (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+         " sql_sha256 TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)";
+}
+
+// The ledger's name goes into SQL text: only plain identifiers.
+Status CheckLedger(std::string_view ledger) {
+  const bool plain =
+      !ledger.empty() && ledger.size() <= 63 && ledger[0] >= 'a' &&
+      ledger[0] <= 'z' &&
+      ledger.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+          std::string_view::npos;
+  if (!plain) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "migration ledger: must be [a-z][a-z0-9_]{0,62}");
+  }
+  return OkStatus();
+}
 
 std::string Label(const Migration& m) {
   std::string number = std::to_string(m.version);
@@ -26,11 +39,11 @@ std::string SqlDigest(std::string_view sql) {
       reinterpret_cast<const std::uint8_t*>(sql.data()), sql.size()));
 }
 
-Result<bool> HasMigrationsTable(Database& db) {
+Result<bool> HasMigrationsTable(Database& db, std::string_view ledger) {
   auto stmt = db.Prepare(
-      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-      "name = 'schema_migrations'");
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
   if (!stmt) return Fail(stmt.error());
+  if (Status s = stmt->BindText(1, ledger); !s) return Fail(s.error());
   return stmt->Step();
 }
 
@@ -40,14 +53,15 @@ struct Applied {
   std::string sql_sha256;
 };
 
-Result<std::vector<Applied>> ReadApplied(Database& db) {
+Result<std::vector<Applied>> ReadApplied(Database& db,
+                                         std::string_view ledger) {
   std::vector<Applied> applied;
-  auto has_table = HasMigrationsTable(db);
+  if (Status s = CheckLedger(ledger); !s) return Fail(s.error());
+  auto has_table = HasMigrationsTable(db, ledger);
   if (!has_table) return Fail(has_table.error());
   if (!*has_table) return applied;
-  auto stmt = db.Prepare(
-      "SELECT version, name, sql_sha256 FROM schema_migrations "
-      "ORDER BY version");
+  auto stmt = db.Prepare("SELECT version, name, sql_sha256 FROM " +
+                         std::string(ledger) + " ORDER BY version");
   if (!stmt) return Fail(stmt.error());
   for (;;) {
     auto row = stmt->Step();
@@ -58,7 +72,8 @@ Result<std::vector<Applied>> ReadApplied(Database& db) {
     auto digest = stmt->ColumnText(2);
     if (!version || !name || !digest) {
       return Fail(ErrorCode::kCorruption,
-                  "schema_migrations: a row has a value of the wrong type");
+                  std::string(ledger) +
+                      ": a row has a value of the wrong type");
     }
     applied.push_back(Applied{static_cast<int>(*version), std::string(*name),
                               std::string(*digest)});
@@ -66,10 +81,11 @@ Result<std::vector<Applied>> ReadApplied(Database& db) {
   return applied;
 }
 
-Status ApplyOne(Database& db, const Migration& m, Clock& clock) {
+Status ApplyOne(Database& db, const Migration& m, Clock& clock,
+                std::string_view ledger) {
   auto txn = db.Begin(TransactionMode::kImmediate);
   if (!txn) return Fail(txn.error());
-  if (Status s = db.Execute(kCreateTable); !s) return s;
+  if (Status s = db.Execute(CreateLedgerSql(ledger)); !s) return s;
   if (Status s = db.Execute(m.sql); !s) {
     return Fail(s.error().WithContext("migration " + Label(m)));
   }
@@ -78,9 +94,9 @@ Status ApplyOne(Database& db, const Migration& m, Clock& clock) {
       return Fail(s.error().WithContext("migration " + Label(m) + " (upgrade)"));
     }
   }
-  auto insert = db.Prepare(
-      "INSERT INTO schema_migrations (version, name, sql_sha256, "
-      "applied_at_ms) VALUES (?, ?, ?, ?)");
+  auto insert = db.Prepare("INSERT INTO " + std::string(ledger) +
+                           " (version, name, sql_sha256, "
+                           "applied_at_ms) VALUES (?, ?, ?, ?)");
   if (!insert) return Fail(insert.error());
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           clock.Now().time_since_epoch())
@@ -122,17 +138,17 @@ Status ValidateMigrations(std::span<const Migration> migrations) {
   return OkStatus();
 }
 
-Result<int> SchemaVersion(Database& db) {
-  auto applied = ReadApplied(db);
+Result<int> SchemaVersion(Database& db, std::string_view ledger) {
+  auto applied = ReadApplied(db, ledger);
   if (!applied) return Fail(applied.error());
   return applied->empty() ? 0 : applied->back().version;
 }
 
 Result<MigrationReport> Migrate(Database& db,
                                 std::span<const Migration> migrations,
-                                Clock& clock) {
+                                Clock& clock, std::string_view ledger) {
   if (Status s = ValidateMigrations(migrations); !s) return Fail(s.error());
-  auto applied = ReadApplied(db);
+  auto applied = ReadApplied(db, ledger);
   if (!applied) return Fail(applied.error());
 
   MigrationReport report;
@@ -149,7 +165,7 @@ Result<MigrationReport> Migrate(Database& db,
     const Applied& a = (*applied)[i];
     if (a.version != static_cast<int>(i) + 1) {
       return Fail(ErrorCode::kCorruption,
-                  "schema_migrations: version " + std::to_string(i + 1) +
+                  std::string(ledger) + ": version " + std::to_string(i + 1) +
                       " is missing");
     }
     const Migration& m = migrations[i];
@@ -163,7 +179,7 @@ Result<MigrationReport> Migrate(Database& db,
   }
   for (int v = report.from_version + 1; v <= known; ++v) {
     const Migration& m = migrations[static_cast<std::size_t>(v - 1)];
-    if (Status s = ApplyOne(db, m, clock); !s) return Fail(s.error());
+    if (Status s = ApplyOne(db, m, clock, ledger); !s) return Fail(s.error());
     report.applied.push_back(v);
   }
   report.to_version = known;

@@ -47,13 +47,22 @@ struct MigrationReport {
   std::vector<int> applied;   // versions applied by this call, in order
 };
 
+// The table recording applied migrations. A database may hold more than
+// one independent sequence, each with its own ledger: the central store
+// carries the clinic schema (ledger schema_migrations, the replicated
+// tables shared with clinics) and its own central schema
+// (central_migrations). A ledger name is [a-z][a-z0-9_]{0,62}
+// (kInvalidArgument otherwise).
+inline constexpr std::string_view kDefaultMigrationLedger = "schema_migrations";
+
 // Checks that `migrations` are numbered 1..N in order, with non-empty names
 // of [a-z0-9_] and non-empty SQL. kInvalidArgument naming the first fault.
 Status ValidateMigrations(std::span<const Migration> migrations);
 
 // The highest migration version recorded in `db`; 0 for a database that has
 // never been migrated (no schema_migrations table).
-Result<int> SchemaVersion(Database& db);
+Result<int> SchemaVersion(Database& db,
+                          std::string_view ledger = kDefaultMigrationLedger);
 
 // Brings `db` up to the last of `migrations`:
 //  - kInvalidArgument if ValidateMigrations() fails;
@@ -69,7 +78,9 @@ Result<int> SchemaVersion(Database& db);
 // REQUIRES: no transaction open on `db`.
 Result<MigrationReport> Migrate(Database& db,
                                 std::span<const Migration> migrations,
-                                Clock& clock);
+                                Clock& clock,
+                                std::string_view ledger =
+                                    kDefaultMigrationLedger);
 
 }  // namespace pulse::engine
 
