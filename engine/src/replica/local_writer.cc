@@ -26,6 +26,20 @@ Result<Hlc> ReadHlcHighWater(Database& db) {
   return Hlc::FromPacked(static_cast<std::uint64_t>(*packed));
 }
 
+Status RaiseHlcHighWater(Database& db, Hlc stamp) {
+  // One statement: max(stored, stamp), inserting the row when missing.
+  auto raise = db.Prepare(
+      "INSERT OR REPLACE INTO sync_state (key, value) SELECT ?1, max(?2, "
+      "coalesce((SELECT value FROM sync_state WHERE key = ?1), 0))");
+  if (!raise) return Fail(raise.error());
+  if (Status s = raise->BindText(1, kHighWaterKey); !s) return s;
+  if (Status s = raise->BindInt64(2, static_cast<std::int64_t>(stamp.packed()));
+      !s) {
+    return s;
+  }
+  return raise->Run();
+}
+
 LocalWriter::LocalWriter(Database& db, HybridClock& clock, UuidV7Generator& ids,
                          std::string site_id)
     : db_(db), clock_(clock), ids_(ids), site_id_(std::move(site_id)),
@@ -125,16 +139,9 @@ Result<std::vector<ChangeEntry>> LocalWriter::Commit(
     entries.push_back(std::move(*entry));
   }
   if (!entries.empty()) {
-    auto raise = db_.Prepare(
-        "INSERT OR REPLACE INTO sync_state (key, value) VALUES (?, ?)");
-    if (!raise) return Fail(raise.error());
-    Status s = raise->BindText(1, kHighWaterKey);
-    if (s) {
-      s = raise->BindInt64(
-          2, static_cast<std::int64_t>(entries.back().hlc.packed()));
+    if (Status s = RaiseHlcHighWater(db_, entries.back().hlc); !s) {
+      return Fail(s.error());
     }
-    if (s) s = raise->Run();
-    if (!s) return Fail(s.error());
   }
   if (Status s = txn->Commit(); !s) return Fail(s.error());
   return entries;

@@ -84,8 +84,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::string_view kHighWaterKey = "hlc_high_water";  // local_writer.cc
-
 // Holds the replica mutex, if any, for one database section.
 std::unique_lock<std::mutex> LockReplica(std::mutex* mu) {
   return mu != nullptr ? std::unique_lock<std::mutex>(*mu)
@@ -619,14 +617,8 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
         }
         // change_log.md §1.5: every stamp stored is <= the persisted
         // high-water mark, in the same transaction.
-        auto high = ReadHlcHighWater(db);
-        if (!high) return Fail(high.error());
-        if (page_max > *high) {
-          if (Status s = WriteStateInt(
-                  db, kHighWaterKey, static_cast<std::int64_t>(page_max.packed()));
-              !s) {
-            return Fail(s.error());
-          }
+        if (Status s = RaiseHlcHighWater(db, page_max); !s) {
+          return Fail(s.error());
         }
         if (Status s = WriteStateInt(db, kPullCursorKey, decoded->next_cursor);
             !s) {

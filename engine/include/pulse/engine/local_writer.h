@@ -34,6 +34,11 @@ namespace pulse::engine {
 // kCorruption when the stored value is not a clock.
 Result<Hlc> ReadHlcHighWater(Database& db);
 
+// Raises the persisted high-water mark to `stamp` if it is below it (never
+// lowers it). Every path that stores a stamp — local writes, pulled pages —
+// calls it in the transaction that stores the stamp (change_log.md §1.5).
+Status RaiseHlcHighWater(Database& db, Hlc stamp);
+
 // One row write: an upsert of `fields`, or a tombstone (op kDelete, no
 // fields).
 struct RowWrite {
