@@ -1,10 +1,12 @@
 #include "pulse/sync_server/service.h"
 
+#include "service_internal.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <exception>
+#include <limits>
 #include <map>
 #include <optional>
 #include <utility>
@@ -14,6 +16,7 @@
 #include "pulse/engine/permissions.h"
 #include "pulse/engine/sync_protocol.h"
 #include "pulse/engine/uuid.h"
+#include "pulse/sync_server/query_params.h"
 
 namespace pulse::sync_server {
 namespace sync = engine::sync;
@@ -22,7 +25,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr std::string_view kUnmatchedRoute = "(unmatched)";
 constexpr std::size_t kTokenBytes = 32;
 
 std::string Lower(std::string_view s) {
@@ -82,20 +84,6 @@ std::string TokenHash(std::span<const std::uint8_t> token_bytes) {
   return engine::HexEncode(engine::Blake2b256(token_bytes));
 }
 
-Response JsonResponse(int status, std::string body) {
-  Response r;
-  r.status = status;
-  r.content_type = std::string(kJsonContentType);
-  r.body = std::move(body);
-  return r;
-}
-
-Response Unauthorized(std::string detail) {
-  Response r = ProblemResponse(401, "unauthorized", std::move(detail));
-  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pulse\"");
-  return r;
-}
-
 Response UnsupportedMediaType() {
   return ProblemResponse(415, "unsupported-media-type",
                          "Content-Type must be application/json");
@@ -111,10 +99,6 @@ Response UpgradeRequired(std::string detail, std::optional<int> protocol,
   p.required_protocol_version = protocol;
   p.required_schema_version = schema;
   return ProblemResponse(p);
-}
-
-bool IsClinicStaff(engine::Role role) {
-  return role == engine::Role::kClinician || role == engine::Role::kTechnician;
 }
 
 // The permission-matrix resource of a replicated table. Tables whose name
@@ -138,70 +122,7 @@ std::string Index(std::size_t i) {
   return "changes[" + std::to_string(i) + "]";
 }
 
-// Pull's query: name=value pairs of non-negative decimal integers.
-struct PullQuery {
-  std::optional<std::int64_t> cursor, limit, protocol_version, schema_version;
-};
-
-Result<PullQuery> ParsePullQuery(std::string_view query) {
-  PullQuery q;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    const std::string_view name = pair.substr(0, eq);
-    const std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::optional<std::int64_t>* slot = nullptr;
-    if (name == "cursor") slot = &q.cursor;
-    else if (name == "limit") slot = &q.limit;
-    else if (name == "protocol_version") slot = &q.protocol_version;
-    else if (name == "schema_version") slot = &q.schema_version;
-    if (slot == nullptr) {
-      // The name is echoed only if it is short and printable.
-      const bool printable =
-          name.size() <= 32 &&
-          std::all_of(name.begin(), name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-          });
-      return Fail(ErrorCode::kInvalidArgument,
-                  printable ? "unknown query parameter '" + std::string(name) +
-                                  "'"
-                            : std::string("unknown query parameter"));
-    }
-    if (slot->has_value()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  std::string(name) + ": given more than once");
-    }
-    std::int64_t v = 0;
-    const auto [end, ec] =
-        std::from_chars(value.data(), value.data() + value.size(), v);
-    if (value.empty() || ec != std::errc() ||
-        end != value.data() + value.size() || v < 0) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  std::string(name) + ": not a non-negative integer");
-    }
-    *slot = v;
-  }
-  return q;
-}
-
 }  // namespace
-
-struct SyncService::Auth {
-  std::string token_hash;
-  Session session;
-  StoredUser user;  // as the store knows it now (role changes apply at once)
-};
-
-struct SyncService::Context {
-  std::string request_id;
-  std::string route{kUnmatchedRoute};
-  std::string user_id;
-};
 
 Result<std::unique_ptr<SyncService>> SyncService::Create(
     const ServiceOptions& options) {
@@ -372,6 +293,21 @@ Response SyncService::Dispatch(const Request& request, Context& ctx) {
       return r;
     }
     return (this->*route.fn)(request, ctx);
+  }
+  // Route families with path parameters, each in its own file.
+  struct Family {
+    std::string_view prefix;
+    Fn fn;
+  };
+  static const std::vector<Family> kFamilies = {
+      // {"/api/v1/blobs/", &SyncService::HandleBlobs},  (blob_handlers.cc)
+      // {"/api/v1/admin/", &SyncService::HandleAdmin},  (admin_handlers.cc)
+      // {"/api/v1/audit/", &SyncService::HandleAudit},  (audit_handlers.cc)
+  };
+  for (const Family& family : kFamilies) {
+    if (request.path.starts_with(family.prefix)) {
+      return (this->*family.fn)(request, ctx);
+    }
   }
   return ProblemResponse(404, "not-found", "no such endpoint");
 }
@@ -749,38 +685,35 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
     return ProblemResponse(403, "forbidden",
                            "only clinic staff (clinician, technician) pull");
   }
-  auto query = ParsePullQuery(request.query);
-  if (!query) {
-    return ProblemResponse(400, "bad-request", query.error().message());
+  auto params = ParseQueryParams(
+      request.query, {"cursor", "limit", "protocol_version", "schema_version"});
+  if (!params) {
+    return ProblemResponse(400, "bad-request", params.error().message());
   }
-  if (query->protocol_version &&
-      *query->protocol_version != sync::kProtocolVersion) {
-    return UpgradeRequired("protocol_version " +
-                               std::to_string(*query->protocol_version) +
+  constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
+  auto cursor = IntParam(*params, "cursor", 0, kMaxInt);
+  auto limit = IntParam(*params, "limit", 1, sync::kMaxPullLimit);
+  auto protocol = IntParam(*params, "protocol_version", 0, kMaxInt);
+  auto schema = IntParam(*params, "schema_version", 1, kMaxInt);
+  for (const auto* p : {&cursor, &limit, &protocol, &schema}) {
+    if (!*p) return ProblemResponse(400, "bad-request", p->error().message());
+  }
+  if (*protocol && **protocol != sync::kProtocolVersion) {
+    return UpgradeRequired("protocol_version " + std::to_string(**protocol) +
                                " is not spoken by this server",
                            sync::kProtocolVersion, std::nullopt);
   }
-  if (query->schema_version) {
-    if (*query->schema_version < 1) {
-      return ProblemResponse(400, "bad-request", "schema_version: must be >= 1");
-    }
-    if (*query->schema_version > kSupportedClinicSchemaVersion) {
-      return UpgradeRequired(
-          "schema_version " + std::to_string(*query->schema_version) +
-              " is newer than this server supports (" +
-              std::to_string(kSupportedClinicSchemaVersion) + ")",
-          std::nullopt, kSupportedClinicSchemaVersion);
-    }
+  if (*schema && **schema > kSupportedClinicSchemaVersion) {
+    return UpgradeRequired(
+        "schema_version " + std::to_string(**schema) +
+            " is newer than this server supports (" +
+            std::to_string(kSupportedClinicSchemaVersion) + ")",
+        std::nullopt, kSupportedClinicSchemaVersion);
   }
-  const std::int64_t limit = query->limit.value_or(sync::kDefaultPullLimit);
-  if (limit < 1 || limit > sync::kMaxPullLimit) {
-    return ProblemResponse(400, "bad-request",
-                           "limit: must be 1.." +
-                               std::to_string(sync::kMaxPullLimit));
-  }
-  const std::int64_t cursor = query->cursor.value_or(0);
   const std::string& site = *user.site;
-  auto page = options_.store->Pull(site, cursor, static_cast<int>(limit));
+  auto page = options_.store->Pull(
+      site, cursor->value_or(0),
+      static_cast<int>(limit->value_or(sync::kDefaultPullLimit)));
   if (!page) return StoreError(page.error(), "Pull", ctx);
   const std::int64_t now_ms = NowMs();
   if (Status s = options_.store->NoteSiteSync(site, /*push=*/false, now_ms);

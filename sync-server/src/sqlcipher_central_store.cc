@@ -15,6 +15,8 @@
 //   too, so a crash between the two steps loses nothing.
 #include "pulse/sync_server/sqlcipher_central_store.h"
 
+#include "sqlcipher_central_state.h"
+
 #include <condition_variable>
 #include <mutex>
 #include <utility>
@@ -188,44 +190,8 @@ Result<Session> ReadSession(const Statement& stmt) {
 
 }  // namespace
 
-struct SqlcipherCentralStore::State {
-  CentralStoreOptions options;
-  std::unique_ptr<engine::ClinicReplica> replica;
-  std::string central_site;
-  std::mutex writer_mutex;  // guards replica (the writer connection)
-
-  std::mutex readers_mutex;
-  std::condition_variable reader_free;
-  std::vector<engine::ReplicaReader> readers;  // idle ones
-
-  // A reader for the duration of one call, returned to the pool after.
-  class ReaderLease {
-   public:
-    explicit ReaderLease(State& s) : s_(s) {
-      std::unique_lock lock(s_.readers_mutex);
-      s_.reader_free.wait(lock, [&] { return !s_.readers.empty(); });
-      reader_.emplace(std::move(s_.readers.back()));
-      s_.readers.pop_back();
-    }
-    ~ReaderLease() {
-      {
-        std::lock_guard lock(s_.readers_mutex);
-        s_.readers.push_back(std::move(*reader_));
-      }
-      s_.reader_free.notify_one();
-    }
-    ReaderLease(const ReaderLease&) = delete;
-    ReaderLease& operator=(const ReaderLease&) = delete;
-    Database& db() { return reader_->db(); }
-
-   private:
-    State& s_;
-    std::optional<engine::ReplicaReader> reader_;
-  };
-
-  // Moves the central replica's own outbox into global_log (see the file
-  // comment). REQUIRES: writer_mutex held.
-  Status DrainOutbox() {
+// Defined here, declared in sqlcipher_central_state.h.
+Status SqlcipherCentralStore::State::DrainOutbox() {
     Database& db = replica->database();
     auto txn = db.Begin(TransactionMode::kImmediate);
     if (!txn) return Fail(txn.error());
@@ -268,16 +234,16 @@ struct SqlcipherCentralStore::State {
       if (Status s = mark->Run(); !s) return s;
     }
     return txn->Commit();
-  }
+}
 
-  engine::Principal SystemAdmin(std::string_view author) const {
+engine::Principal SqlcipherCentralStore::State::SystemAdmin(
+    std::string_view author) const {
     engine::Principal p;
     p.role = engine::Role::kAdmin;
     auto id = engine::Uuid::Parse(author);
     p.user_id = id ? *id : replica->device_id();
     return p;
-  }
-};
+}
 
 SqlcipherCentralStore::SqlcipherCentralStore(std::unique_ptr<State> state)
     : state_(std::move(state)) {}
@@ -515,6 +481,7 @@ Result<IngestResult> SqlcipherCentralStore::IngestBatch(
   auto before = CountConflicts(db);
   if (!before) return Fail(before.error());
   IngestResult result;
+  engine::Hlc newest;
   for (std::size_t i = 0; i < request.changes.size(); ++i) {
     const ChangeEntry& entry = request.changes[i];
     const std::string at = "changes[" + std::to_string(i) + "]";
@@ -538,6 +505,7 @@ Result<IngestResult> SqlcipherCentralStore::IngestBatch(
       return Fail(ErrorCode::kInvalidArgument,
                   at + ".hlc: " + observed.error().message());
     }
+    newest = std::max(newest, entry.hlc);
     auto applied = r.merger().Apply(entry);
     if (!applied) return Fail(applied.error().WithContext(at));
     if (!*applied) continue;
@@ -547,6 +515,10 @@ Result<IngestResult> SqlcipherCentralStore::IngestBatch(
       return Fail(s.error());
     }
     ++result.accepted;
+  }
+  // A restart must not mint central stamps below what it has stored.
+  if (Status s = engine::RaiseHlcHighWater(db, newest); !s) {
+    return Fail(s.error());
   }
   auto after = CountConflicts(db);
   if (!after) return Fail(after.error());

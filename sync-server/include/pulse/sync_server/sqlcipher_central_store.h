@@ -107,8 +107,12 @@ class SqlcipherCentralStore final : public CentralStore {
   Status NoteSiteSync(std::string_view site, bool push,
                       std::int64_t now_ms) override;
 
- private:
+  // The shared writer and reader pool, for the other stores on the same
+  // database in this library (src/sqlcipher_central_state.h).
   struct State;
+  State& state() { return *state_; }
+
+ private:
   explicit SqlcipherCentralStore(std::unique_ptr<State> state);
   // Migrates the central schema on an open replica and builds the store.
   static Result<std::unique_ptr<SqlcipherCentralStore>> Build(
