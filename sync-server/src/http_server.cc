@@ -25,9 +25,12 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
 
 namespace pulse::sync_server {
 namespace {
@@ -98,6 +101,7 @@ struct HttpServer::Impl {
   bool stopped = false;                                             // mu
   bool stop_result = true;                                          // mu
 
+  std::optional<net::ssl::context> tls;  // set: every connection is HTTPS
   net::io_context ioc;
   tcp::acceptor acceptor;
   std::uint16_t port = 0;
@@ -307,6 +311,89 @@ class PlainSession final : public HttpSession<PlainSession>,
   beast::tcp_stream stream_;
 };
 
+class SslSession final : public HttpSession<SslSession>,
+                         public std::enable_shared_from_this<SslSession> {
+ public:
+  SslSession(tcp::socket&& socket, net::ssl::context& tls,
+             HttpServer::Impl& server, std::string peer)
+      : HttpSession(server, std::move(peer)), stream_(std::move(socket), tls) {}
+  ~SslSession() override { server_.Unregister(this); }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&SslSession::DoHandshake,
+                                            shared_from_this()));
+  }
+
+  beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+
+  void DoEof() {
+    if (closing_) return;
+    closing_ = true;
+    // A TLS close_notify, bounded, then the socket goes either way.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+    });
+  }
+
+ private:
+  void DoHandshake() {
+    // A client that connects and never speaks TLS is dropped at the same
+    // deadline as a slow request.
+    beast::get_lowest_layer(stream_).expires_after(
+        server_.options.read_timeout);
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        beast::bind_front_handler(&SslSession::OnHandshake,
+                                  shared_from_this()));
+  }
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      // Not TLS, an old protocol version, or a client refusing our
+      // certificate: nothing can be answered over this connection.
+      beast::error_code ignored;
+      beast::get_lowest_layer(stream_).socket().close(ignored);
+      return;
+    }
+    DoRead();
+  }
+
+  friend class HttpSession<SslSession>;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  bool closing_ = false;  // only touched on the strand
+};
+
+// The server's TLS context: TLS 1.2 or newer, the chain and key from PEM
+// files, the key checked against the certificate.
+Result<net::ssl::context> MakeTlsContext(const TlsFiles& files) {
+  net::ssl::context tls(net::ssl::context::tls_server);
+  tls.set_options(net::ssl::context::default_workarounds |
+                  net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                  net::ssl::context::no_tlsv1 |
+                  net::ssl::context::no_tlsv1_1 |
+                  net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  tls.use_certificate_chain_file(files.certificate_chain, ec);
+  if (ec) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "tls certificate chain '" + files.certificate_chain +
+                    "': " + ec.message());
+  }
+  tls.use_private_key_file(files.private_key, net::ssl::context::pem, ec);
+  if (ec) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "tls private key '" + files.private_key + "': " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(tls.native_handle()) != 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "tls private key '" + files.private_key +
+                    "' does not match the certificate");
+  }
+  return tls;
+}
+
 }  // namespace
 
 void HttpServer::Impl::DoAccept() {
@@ -320,10 +407,17 @@ void HttpServer::Impl::DoAccept() {
           const auto endpoint = socket.remote_endpoint(ep_ec);
           std::string peer =
               ep_ec ? std::string("unknown") : endpoint.address().to_string();
-          auto session =
-              std::make_shared<PlainSession>(std::move(socket), *this, peer);
-          if (Register(session)) session->Run();
-          // else: the session's destructor closes the socket.
+          // Either way, a session refused by Register (stopping) closes
+          // its socket in its destructor.
+          if (tls) {
+            auto session = std::make_shared<SslSession>(std::move(socket),
+                                                        *tls, *this, peer);
+            if (Register(session)) session->Run();
+          } else {
+            auto session =
+                std::make_shared<PlainSession>(std::move(socket), *this, peer);
+            if (Register(session)) session->Run();
+          }
         }
         DoAccept();
       });
@@ -359,13 +453,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(
                 "listen address '" + options.address +
                     "': not an IP address");
   }
-  if (!address.is_loopback()) {
+  if (!address.is_loopback() && !options.tls) {
     return Fail(ErrorCode::kInvalidArgument,
                 "refusing to serve plain HTTP on " + options.address +
                     ": without TLS only loopback addresses (127.0.0.0/8, "
                     "::1) are allowed");
   }
   auto impl = std::make_unique<Impl>(service, options);
+  if (options.tls) {
+    auto tls = MakeTlsContext(*options.tls);
+    if (!tls) return Fail(tls.error());
+    impl->tls.emplace(std::move(*tls));
+  }
   const tcp::endpoint endpoint(address, options.port);
   const std::string where =
       options.address + ":" + std::to_string(options.port);

@@ -65,10 +65,13 @@ const std::vector<OptionSpec> kCommonOptions = {
 
 const std::vector<Command> kCommands = {
     {"serve",
-     "Run the sync server (plain HTTP, loopback only) until SIGTERM/SIGINT.",
-     {{"listen", "HOST:PORT  loopback address to listen on (default "
-                 "127.0.0.1:8080; port 0 picks a free port). The first line "
-                 "on stdout is 'listening on HOST:PORT'"},
+     "Run the sync server until SIGTERM/SIGINT: HTTPS with --tls-cert and "
+     "--tls-key, else plain HTTP on loopback only.",
+     {{"listen", "HOST:PORT  address to listen on (default 127.0.0.1:8080; "
+                 "port 0 picks a free port; a non-loopback HOST needs TLS). "
+                 "The first line on stdout is 'listening on HOST:PORT'"},
+      {"tls-cert", "FILE  PEM certificate chain (server certificate first)"},
+      {"tls-key", "FILE  PEM private key of the certificate, unencrypted"},
       {"threads", "N  I/O threads, 1..256 (default 2)"},
       {"idle-timeout", "S  seconds a session may stay unused (default 1800)"},
       {"session-lifetime",
@@ -213,6 +216,12 @@ int Serve(const ConfigMap& opts, std::string_view cmd) {
     if (!*r) return Usage(cmd, r->error().message());
   }
   http_options.threads = static_cast<int>(*threads);
+  const auto tls_cert = Get(opts, "tls-cert");
+  const auto tls_key = Get(opts, "tls-key");
+  if (tls_cert.has_value() != tls_key.has_value()) {
+    return Usage(cmd, "--tls-cert and --tls-key go together");
+  }
+  if (tls_cert) http_options.tls = TlsFiles{*tls_cert, *tls_key};
   http_options.read_timeout = std::chrono::seconds(*read_timeout);
   http_options.shutdown_grace = std::chrono::seconds(*grace);
 

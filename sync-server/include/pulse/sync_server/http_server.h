@@ -10,10 +10,10 @@
 // keep-alive otherwise. An unparsable request gets 400 and a closed
 // connection; the server keeps serving others.
 //
-// Transport: plain HTTP, refused on any non-loopback address (TLS is not
-// built yet; DESIGN.md §6 allows plain HTTP only on loopback). The session
-// is written over a stream type so that a TLS stream can be added beside
-// the plain one (Beast's advanced_server_flex pattern).
+// Transport: HTTPS when `tls` is set (OpenSSL, TLS 1.2 or newer, the
+// handshake bounded by read_timeout), on any address; plain HTTP only on a
+// loopback address (DESIGN.md §6), for tests and a local reverse proxy.
+// Both share one session template (Beast's advanced_server_flex pattern).
 //
 // Threads: `threads` threads run one io_context; each connection is
 // serialised on its own strand. Handlers run on these threads
@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "pulse/base/result.h"
@@ -36,8 +37,17 @@
 
 namespace pulse::sync_server {
 
+// PEM files of the server's TLS identity. The key must not be
+// passphrase-protected (the server starts unattended); protect it with
+// file permissions.
+struct TlsFiles {
+  std::string certificate_chain;  // server certificate first, then CAs
+  std::string private_key;
+};
+
 struct HttpServerOptions {
-  std::string address = "127.0.0.1";  // must be a loopback address
+  std::string address = "127.0.0.1";  // any address with tls; else loopback
+  std::optional<TlsFiles> tls;
   std::uint16_t port = 0;              // 0: the OS picks; see port()
   int threads = 2;                     // 1..256
   std::chrono::seconds read_timeout{30};  // per request, header to body end
@@ -50,8 +60,9 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds, listens and starts the io threads. `service` must outlive the
-  // server. kInvalidArgument for a bad option or a non-loopback address
-  // (naming it); kIoError when the address cannot be bound (in use,
+  // server. kInvalidArgument for a bad option, a non-loopback address
+  // without tls, or a certificate/key that cannot be loaded or do not match
+  // (naming the file); kIoError when the address cannot be bound (in use,
   // permission) with the system's reason.
   static Result<std::unique_ptr<HttpServer>> Start(
       SyncService& service, const HttpServerOptions& options);
