@@ -101,6 +101,28 @@ Response UpgradeRequired(std::string detail, std::optional<int> protocol,
   return ProblemResponse(p);
 }
 
+// 426 for a clinic schema this server does not sync with: newer than it
+// knows (the server must be upgraded first), or older than the oldest it
+// still serves (the clinic must install the update, whose migrations bring
+// its replica forward). nullopt when the version is served.
+std::optional<Response> CheckClinicSchema(std::int64_t version) {
+  if (version > kSupportedClinicSchemaVersion) {
+    return UpgradeRequired(
+        "schema_version " + std::to_string(version) +
+            " is newer than this server supports (" +
+            std::to_string(kSupportedClinicSchemaVersion) + ")",
+        std::nullopt, kSupportedClinicSchemaVersion);
+  }
+  if (version < kOldestClinicSchemaVersion) {
+    return UpgradeRequired(
+        "schema_version " + std::to_string(version) +
+            " is too old; update the clinic software to schema " +
+            std::to_string(kOldestClinicSchemaVersion) + " or newer",
+        std::nullopt, kOldestClinicSchemaVersion);
+  }
+  return std::nullopt;
+}
+
 // The permission-matrix resource of a replicated table. Tables whose name
 // is not a Resource name are mapped here; unknown tables are nullopt.
 std::optional<engine::Resource> ResourceForTable(std::string_view table) {
@@ -522,12 +544,8 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
         return ProblemResponse(400, "bad-request", push.error().message());
     }
   }
-  if (push->schema_version > kSupportedClinicSchemaVersion) {
-    return UpgradeRequired(
-        "schema_version " + std::to_string(push->schema_version) +
-            " is newer than this server supports (" +
-            std::to_string(kSupportedClinicSchemaVersion) + ")",
-        std::nullopt, kSupportedClinicSchemaVersion);
+  if (auto refused = CheckClinicSchema(push->schema_version)) {
+    return *refused;
   }
   const std::string& site = *user.site;
   if (push->site != site) {
@@ -703,12 +721,8 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
                                " is not spoken by this server",
                            sync::kProtocolVersion, std::nullopt);
   }
-  if (*schema && **schema > kSupportedClinicSchemaVersion) {
-    return UpgradeRequired(
-        "schema_version " + std::to_string(**schema) +
-            " is newer than this server supports (" +
-            std::to_string(kSupportedClinicSchemaVersion) + ")",
-        std::nullopt, kSupportedClinicSchemaVersion);
+  if (*schema) {
+    if (auto refused = CheckClinicSchema(**schema)) return *refused;
   }
   const std::string& site = *user.site;
   auto page = options_.store->Pull(

@@ -44,9 +44,17 @@
 
 namespace pulse::sync_server {
 
-// The newest clinic schema version (schema/clinic/) this server accepts in
-// push and pull. Older replicas (>= 1) are served; newer ones get 426.
+// The clinic schema versions (schema/clinic/) this server syncs with:
+// the current one and the one before it, so clinics can take an update at
+// their own pace. Outside the range, push and pull get 426 naming the
+// version needed (docs/sync_protocol.md "Versions"). Every schema so far
+// has the same replicated columns (2 added field clocks, 3 dropped the
+// version graph: bookkeeping only), so entries need no translation; a
+// version that adds a replicated column must strip it from pulls for the
+// version before (docs/sync_protocol.md).
 inline constexpr int kSupportedClinicSchemaVersion = 3;
+inline constexpr int kOldestClinicSchemaVersion =
+    kSupportedClinicSchemaVersion - 1;
 
 struct ServiceOptions {
   // Not owned; must outlive the service. REQUIRES: non-null.
