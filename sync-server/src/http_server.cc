@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -103,6 +104,12 @@ struct HttpServer::Impl {
 
   std::optional<net::ssl::context> tls;  // set: every connection is HTTPS
   net::io_context ioc;
+  // Keeps the io threads running until Stop() is done with them: without
+  // it, run() returns the moment no operation is pending (the acceptor
+  // closed and the last connection between two reads), and what Stop()
+  // posts afterwards would never run.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>>
+      work{net::make_work_guard(ioc)};
   tcp::acceptor acceptor;
   std::uint16_t port = 0;
   std::vector<std::thread> threads;
@@ -528,6 +535,7 @@ bool HttpServer::Stop() {
                              [&s] { return s.live.empty(); });
     s.stop_result = all_done;
   }
+  s.work.reset();
   s.ioc.stop();
   for (auto& t : s.threads) {
     if (t.joinable()) t.join();
