@@ -1,9 +1,12 @@
 // pulse-sync-server: the sync server's command line (DESIGN.md §5, §11).
 //
 //   serve     run the HTTP server on a loopback address until SIGTERM/SIGINT
-//   init      create an empty central store
+//   init      create an empty central store (and its audit signing key)
+//   audit-key print the audit checkpoint public key and key id
 //   add-site  add a clinic site, print its id
 //   add-user  add a user, print their id
+//   state-hash  canonical state hash (all or one site) and global-log
+//             counts, for convergence checks (server stopped)
 //
 // Options come from --config FILE (key = value lines, config_file.h), then
 // the command line, which overrides the file. Secrets never come from a
@@ -28,13 +31,19 @@
 #include <string_view>
 #include <vector>
 
+#include "pulse/engine/merge.h"
 #include "pulse/engine/password.h"
 #include "pulse/engine/permissions.h"
+#include "pulse/engine/uuid.h"
 #include "pulse/sync_server/config_file.h"
 #include "pulse/sync_server/http_server.h"
 #include "pulse/sync_server/request_log.h"
 #include "pulse/sync_server/service.h"
+#include "pulse/sync_server/sqlcipher_admin_store.h"
+#include "pulse/sync_server/sqlcipher_audit_trail.h"
+#include "pulse/sync_server/sqlcipher_blob_store.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
+#include "sqlcipher_central_state.h"
 
 namespace pulse::sync_server {
 namespace {
@@ -78,8 +87,16 @@ const std::vector<Command> kCommands = {
        "S  seconds a session lives after login (default 43200)"},
       {"read-timeout", "S  seconds to receive one request (default 30)"},
       {"shutdown-grace",
-       "S  seconds in-flight requests get on shutdown (default 10)"}}},
+       "S  seconds in-flight requests get on shutdown (default 10)"},
+      {"group-commit",
+       "on|off  commit concurrent writes together, one fsync per group "
+       "(default on; off is for measuring it)"}}},
     {"init", "Create a new, empty central store at --store.", {}},
+    {"audit-key",
+     "Print the audit checkpoint public key (Ed25519, hex) and its key id, "
+     "one per line. The secret key never leaves the store. The server must "
+     "be stopped.",
+     {}},
     {"add-site",
      "Add a clinic site; prints the new site id.",
      {{"name", "N  site name (required)"},
@@ -93,6 +110,12 @@ const std::vector<Command> kCommands = {
       {"site", "ID  site id (required for clinician and technician)"},
       {"full-name", "F  full name"},
       {"password-file", "FILE  read the password from FILE (first line)"}}},
+    {"state-hash",
+     "Print one JSON line: the canonical state hash of the replicated "
+     "tables (of one site's rows with --site) and the global log's entry "
+     "count and distinct entry ids. Needs the store, so the server must be "
+     "stopped.",
+     {{"site", "ID  only the rows of site ID (what its clinics hold)"}}},
 };
 
 void PrintHelp(const Command* command) {
@@ -100,7 +123,8 @@ void PrintHelp(const Command* command) {
     std::cout << "usage: pulse-sync-server <command> [options]\n\n"
                  "commands:\n";
     for (const Command& c : kCommands) {
-      std::cout << "  " << c.name << std::string(10 - c.name.size(), ' ')
+      std::cout << "  " << c.name
+                << std::string(c.name.size() < 13 ? 13 - c.name.size() : 1, ' ')
                 << c.summary << "\n";
     }
     std::cout << "\n'pulse-sync-server <command> --help' lists a command's "
@@ -237,12 +261,34 @@ int Serve(const ConfigMap& opts, std::string_view cmd) {
   if (!store_dir) return Usage(cmd, "--store is required");
   auto passphrase = StorePassphrase(opts);
   if (!passphrase) return Usage(cmd, passphrase.error().message());
-  auto store = SqlcipherCentralStore::Open(*store_dir, *passphrase);
+  CentralStoreOptions store_options;
+  if (auto group = Get(opts, "group-commit")) {
+    if (*group != "on" && *group != "off") {
+      return Usage(cmd, "--group-commit: on or off");
+    }
+    store_options.group_commit = *group == "on";
+  }
+  auto store =
+      SqlcipherCentralStore::Open(*store_dir, *passphrase, store_options);
   passphrase->assign(passphrase->size(), '\0');
   if (!store) return Runtime(cmd, "opening the store: " + Describe(store.error()));
 
+  // The admin API's store, on the same database (declared before the
+  // service so that it outlives it).
+  SqlcipherAdminStore admin_store(**store);
+  // Content-addressed blobs (sealed files + upload tables), same database.
+  SqlcipherBlobStore blob_store(**store);
+  // The audit trail (events, continuity, signed checkpoints), same database.
+  auto audit_trail = SqlcipherAuditTrail::Open(**store);
+  if (!audit_trail) {
+    return Runtime(cmd, "opening the audit trail: " +
+                            Describe(audit_trail.error()));
+  }
   ServiceOptions service_options;
   service_options.store = store->get();
+  service_options.audit = audit_trail->get();
+  service_options.admin = &admin_store;
+  service_options.blobs = &blob_store;
   service_options.idle_timeout = std::chrono::seconds(*idle);
   service_options.session_lifetime = std::chrono::seconds(*lifetime);
   auto service = SyncService::Create(service_options);
@@ -288,8 +334,26 @@ int Init(const ConfigMap& opts, std::string_view cmd) {
   if (ec) return Runtime(cmd, parent.string() + ": " + ec.message());
   auto store = SqlcipherCentralStore::Create(*store_dir, *passphrase);
   if (!store) return Runtime(cmd, Describe(store.error()));
+  // The checkpoint signing key is generated now, inside the new store.
+  auto trail = SqlcipherAuditTrail::Open(**store);
+  if (!trail) return Runtime(cmd, "audit key: " + Describe(trail.error()));
   std::cout << "created central store at " << *store_dir << " (central site "
-            << (*store)->central_site_id() << ")\n";
+            << (*store)->central_site_id() << ", audit key "
+            << (*trail)->KeyId() << ")\n";
+  return kExitOk;
+}
+
+int AuditKey(const ConfigMap& opts, std::string_view cmd) {
+  auto store_dir = Get(opts, "store");
+  if (!store_dir) return Usage(cmd, "--store is required");
+  auto passphrase = StorePassphrase(opts);
+  if (!passphrase) return Usage(cmd, passphrase.error().message());
+  auto store = SqlcipherCentralStore::Open(*store_dir, *passphrase);
+  passphrase->assign(passphrase->size(), '\0');
+  if (!store) return Runtime(cmd, Describe(store.error()));
+  auto trail = SqlcipherAuditTrail::Open(**store);
+  if (!trail) return Runtime(cmd, Describe(trail.error()));
+  std::cout << (*trail)->PublicKeyHex() << "\n" << (*trail)->KeyId() << "\n";
   return kExitOk;
 }
 
@@ -375,6 +439,53 @@ int AddUser(const ConfigMap& opts, std::string_view cmd) {
   return kExitOk;
 }
 
+Result<std::int64_t> CountOf(engine::Database& db, const std::string& sql,
+                            const std::optional<std::string>& site) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt) return Fail(stmt.error());
+  if (site) {
+    if (Status s = stmt->BindText(1, *site); !s) return Fail(s.error());
+  }
+  auto row = stmt->Step();
+  if (!row) return Fail(row.error());
+  return stmt->ColumnInt64(0);
+}
+
+int StateHash(const ConfigMap& opts, std::string_view cmd) {
+  std::optional<std::string> site = Get(opts, "site");
+  if (site) {
+    auto parsed = engine::Uuid::Parse(*site);
+    if (!parsed) return Usage(cmd, "--site: not a UUID");
+    site = parsed->ToString();
+  }
+  if (!Get(opts, "store")) return Usage(cmd, "--store is required");
+  auto store = OpenStore(opts);
+  if (!store) {
+    return store.error().code() == ErrorCode::kInvalidArgument
+               ? Usage(cmd, store.error().message())
+               : Runtime(cmd, Describe(store.error()));
+  }
+  auto& state = (*store)->state();
+  std::lock_guard lock(state.writer_mutex);
+  engine::Database& db = state.replica->database();
+  auto hash = site ? engine::CanonicalSiteStateHash(db, *site)
+                   : engine::CanonicalStateHash(db);
+  if (!hash) return Runtime(cmd, Describe(hash.error()));
+  const std::string where = site ? " WHERE row_site = ?1" : "";
+  auto entries = CountOf(db, "SELECT count(*) FROM global_log" + where, site);
+  auto distinct = CountOf(
+      db, "SELECT count(DISTINCT entry_id) FROM global_log" + where, site);
+  if (!entries) return Runtime(cmd, Describe(entries.error()));
+  if (!distinct) return Runtime(cmd, Describe(distinct.error()));
+  // Hex, UUIDs and numbers only: no escaping needed.
+  std::cout << "{\"hash\":\"" << *hash << "\",\"site\":"
+            << (site ? "\"" + *site + "\"" : std::string("null"))
+            << ",\"central_site\":\"" << (*store)->central_site_id()
+            << "\",\"global_log_entries\":" << *entries
+            << ",\"global_log_distinct_ids\":" << *distinct << "}\n";
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2) {
     PrintHelp(nullptr);
@@ -452,7 +563,9 @@ int Main(int argc, char** argv) {
   try {
     if (cmd_name == "serve") return Serve(opts, cmd_name);
     if (cmd_name == "init") return Init(opts, cmd_name);
+    if (cmd_name == "audit-key") return AuditKey(opts, cmd_name);
     if (cmd_name == "add-site") return AddSite(opts, cmd_name);
+    if (cmd_name == "state-hash") return StateHash(opts, cmd_name);
     return AddUser(opts, cmd_name);
   } catch (const std::exception& e) {
     return Runtime(cmd_name, std::string("unexpected error: ") + e.what());

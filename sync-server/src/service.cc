@@ -10,7 +10,9 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <variant>
 
+#include "pulse/engine/blob_store.h"
 #include "pulse/engine/crypto.h"
 #include "pulse/engine/hash.h"
 #include "pulse/engine/permissions.h"
@@ -295,7 +297,7 @@ Response SyncService::Dispatch(const Request& request, Context& ctx) {
     }
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics_.Render();
+    r.body = metrics_.Render() + AuditMetricsText();
     return r;
   }
   static const RouteDef kApi[] = {
@@ -322,9 +324,9 @@ Response SyncService::Dispatch(const Request& request, Context& ctx) {
     Fn fn;
   };
   static const std::vector<Family> kFamilies = {
-      // {"/api/v1/blobs/", &SyncService::HandleBlobs},  (blob_handlers.cc)
-      // {"/api/v1/admin/", &SyncService::HandleAdmin},  (admin_handlers.cc)
-      // {"/api/v1/audit/", &SyncService::HandleAudit},  (audit_handlers.cc)
+      {"/api/v1/blobs/", &SyncService::HandleBlobs},  // blob_handlers.cc
+      {"/api/v1/admin/", &SyncService::HandleAdmin},  // admin_handlers.cc
+      {"/api/v1/audit/", &SyncService::HandleAudit},  // audit_handlers.cc
   };
   for (const Family& family : kFamilies) {
     if (request.path.starts_with(family.prefix)) {
@@ -354,6 +356,7 @@ Result<SyncService::Auth> SyncService::Authenticate(const Request& request,
                                                     Response* error) {
   auto refuse = [&](std::string kind, std::string detail) {
     metrics_.AddAuthFailure(kind);
+    AuditDenial(request, ctx, "session");
     *error = Unauthorized(std::move(detail));
     return Fail(ErrorCode::kPermissionDenied, "unauthorized");
   };
@@ -407,6 +410,8 @@ Result<SyncService::Auth> SyncService::Authenticate(const Request& request,
   }
   auth.user = std::move(**user);
   ctx.user_id = auth.user.id;
+  ctx.role = auth.user.role;
+  ctx.site = auth.user.site;
   const std::int64_t touch_ms =
       duration_cast<milliseconds>(options_.touch_interval).count();
   if (now - auth.session.last_seen_ms >= touch_ms) {
@@ -434,7 +439,21 @@ Response SyncService::HandleLogin(const Request& request, Context& ctx) {
   if (auto w = address_limiter_.RetryAfter(address_key, now)) {
     wait = wait ? std::max(*wait, *w) : *w;
   }
+  // Every refusal is audited as login_failed (denied), naming the user
+  // when the name is known; never the password.
+  auto audit_failed = [&](const StoredUser* known) {
+    AuditNote note;
+    note.action = engine::AuditAction::kLoginFailed;
+    note.object_type = "session";
+    note.outcome = engine::AuditOutcome::kDenied;
+    if (known != nullptr) {
+      note.actor = known->id;
+      note.actor_role = known->role;
+    }
+    (void)Audit(request, ctx, note);  // a failure is logged by Audit
+  };
   if (wait) {
+    audit_failed(nullptr);
     metrics_.AddAuthFailure("rate_limited");
     const auto seconds = (wait->count() + 999) / 1000;
     Response r = ProblemResponse(
@@ -458,6 +477,7 @@ Response SyncService::HandleLogin(const Request& request, Context& ctx) {
     // the username exists.
     (void)engine::VerifyPassword(dummy_hash_, login->password);
     failed("bad_credentials");
+    audit_failed(nullptr);
     return Unauthorized(kBadCredentials);
   }
   const StoredUser& user = **found;
@@ -470,10 +490,12 @@ Response SyncService::HandleLogin(const Request& request, Context& ctx) {
                              "internal error; request id " + ctx.request_id);
     }
     failed("bad_credentials");
+    audit_failed(&user);
     return Unauthorized(kBadCredentials);
   }
   if (!user.active) {
     failed("inactive_user");
+    audit_failed(&user);
     return ProblemResponse(403, "account-disabled",
                            "this account is disabled");
   }
@@ -496,6 +518,18 @@ Response SyncService::HandleLogin(const Request& request, Context& ctx) {
     return StoreError(s.error(), "CreateSession", ctx);
   }
   ctx.user_id = user.id;
+  ctx.role = user.role;
+  ctx.site = user.site;
+  // A sign-in that cannot be recorded does not happen: the new session is
+  // revoked before the token is ever seen.
+  if (Status s = Audit(request, ctx,
+                       AuditNote{.action = engine::AuditAction::kLogin,
+                                 .object_type = "session"});
+      !s) {
+    (void)options_.store->RevokeSession(session.token_hash);
+    return ProblemResponse(500, "internal-error",
+                           "internal error; request id " + ctx.request_id);
+  }
   sync::LoginResponse out;
   out.token = engine::HexEncode(token_bytes);
   out.user_id = user.id;
@@ -514,6 +548,10 @@ Response SyncService::HandleLogout(const Request& request, Context& ctx) {
       !s && s.error().code() != ErrorCode::kNotFound) {
     return StoreError(s.error(), "RevokeSession", ctx);
   }
+  // The session is already revoked; a failure to record that is logged.
+  (void)Audit(request, ctx,
+              AuditNote{.action = engine::AuditAction::kLogout,
+                        .object_type = "session"});
   Response r;
   r.status = 204;
   return r;
@@ -528,6 +566,7 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
   if (!auth) return error;
   const StoredUser& user = auth->user;
   if (!IsClinicStaff(user.role) || !user.site) {
+    AuditDenial(request, ctx, "sync_batch");
     return ProblemResponse(403, "forbidden",
                            "only clinic staff (clinician, technician) push");
   }
@@ -549,6 +588,7 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
   }
   const std::string& site = *user.site;
   if (push->site != site) {
+    AuditDenial(request, ctx, "sync_batch", push->batch_id);
     return ProblemResponse(403, "forbidden",
                            "site: not the site of the session's user");
   }
@@ -559,10 +599,19 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
   for (std::size_t i = 0; i < push->changes.size(); ++i) {
     const engine::ChangeEntry& entry = push->changes[i];
     if (entry.site != push->site) {
+      AuditDenial(request, ctx, "sync_batch", push->batch_id);
       return ProblemResponse(
           403, "forbidden",
           Index(i) + ".site: not the pushing site (a replica pushes only its "
                      "own writes)");
+    }
+    // Checked here, not only in the authorizer: the store must know the
+    // table before it can tell the authorizer whose row it is.
+    if (!ResourceForTable(entry.table)) {
+      // The decoder allowed only [a-z][a-z0-9_]*: safe to echo.
+      return ProblemResponse(400, "bad-request",
+                             Index(i) + ".table: '" + entry.table +
+                                 "' is not a replicated table");
     }
     switch (engine::CheckStampDrift(entry.hlc, now, options_.drift)) {
       case engine::DriftVerdict::kRefuse: {
@@ -653,7 +702,12 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
   ingest.changes = push->changes;
   auto result = options_.store->IngestBatch(ingest, authorize);
   if (!result) {
-    if (denied) return *denied;
+    if (denied) {
+      if (denied->status == 403) {
+        AuditDenial(request, ctx, "sync_batch", push->batch_id);
+      }
+      return *denied;
+    }
     switch (result.error().code()) {
       case ErrorCode::kInvalidArgument:
       case ErrorCode::kConstraint:
@@ -664,6 +718,11 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
         // message may quote values, so it stays in the log.
         LogEvent("warn", "batch rejected by the store", ctx,
                  {{"error", result.error().ToString()}});
+        (void)Audit(request, ctx,
+                    AuditNote{.action = engine::AuditAction::kSyncPush,
+                              .object_type = "sync_batch",
+                              .object_id = push->batch_id,
+                              .outcome = engine::AuditOutcome::kError});
         return ProblemResponse(
             422, "change-rejected",
             "the central store rejected a change of this batch; request id " +
@@ -679,12 +738,52 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
     LogEvent("warn", "NoteSiteSync failed", ctx,
              {{"error", s.error().ToString()}});
   }
+  if (options_.audit != nullptr && !result->duplicate) {
+    // The pushed audit records must extend the site's chain; a break is
+    // stored for the auditor and never blocks the clinic's sync.
+    if (Status s = options_.audit->CheckContinuity(); !s) {
+      LogEvent("warn", "audit continuity check failed", ctx,
+               {{"error", s.error().ToString()}});
+    }
+  }
+  // Fail closed: the batch is stored, but an unrecorded push is not
+  // acknowledged; the clinic resends it (same batch id: answered as a
+  // duplicate and recorded then).
+  if (Status s = Audit(request, ctx,
+                       AuditNote{.action = engine::AuditAction::kSyncPush,
+                                 .object_type = "sync_batch",
+                                 .object_id = push->batch_id});
+      !s) {
+    return ProblemResponse(500, "internal-error",
+                           "internal error; request id " + ctx.request_id);
+  }
   sync::PushResponse out;
   out.batch_id = push->batch_id;
   out.accepted = result->accepted;
   out.duplicate = result->duplicate;
   out.conflicts = result->conflicts;
   out.server_time_ms = now_ms;
+  if (options_.blobs != nullptr) {
+    // The blobs this batch's rows reference that the site has not uploaded
+    // yet (docs/sync_protocol.md "Blobs"); a resent batch asks again.
+    std::vector<std::string> referenced;
+    for (const engine::ChangeEntry& entry : push->changes) {
+      const std::string_view column =
+          entry.table == "recording_segments" ? "blob_sha256"
+          : entry.table == "reports"          ? "pdf_sha256"
+                                              : "";
+      if (column.empty()) continue;
+      auto field = entry.fields.find(std::string(column));
+      if (field == entry.fields.end()) continue;
+      const auto* hash = std::get_if<std::string>(&field->second);
+      if (hash != nullptr && engine::IsValidBlobId(*hash)) {
+        referenced.push_back(*hash);
+      }
+    }
+    auto missing = options_.blobs->MissingFor(site, referenced);
+    if (!missing) return StoreError(missing.error(), "MissingFor", ctx);
+    out.missing_blobs = std::move(*missing);
+  }
   const auto client_time = std::chrono::system_clock::time_point(
       milliseconds(push->client_time_ms));
   out.clock_skew_warning =
@@ -700,6 +799,7 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
   if (!auth) return error;
   const StoredUser& user = auth->user;
   if (!IsClinicStaff(user.role) || !user.site) {
+    AuditDenial(request, ctx, "global_log");
     return ProblemResponse(403, "forbidden",
                            "only clinic staff (clinician, technician) pull");
   }
@@ -734,6 +834,14 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
       !s) {
     LogEvent("warn", "NoteSiteSync failed", ctx,
              {{"error", s.error().ToString()}});
+  }
+  // Fail closed: rows that cannot be recorded as read are not sent.
+  if (Status s = Audit(request, ctx,
+                       AuditNote{.action = engine::AuditAction::kSyncPull,
+                                 .object_type = "global_log"});
+      !s) {
+    return ProblemResponse(500, "internal-error",
+                           "internal error; request id " + ctx.request_id);
   }
   sync::PullResponse out;
   out.changes = std::move(page->changes);

@@ -435,6 +435,123 @@ TEST_F(MergeTest, UnknownTableIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(CanonicalStateHash(a.db).value(), before);
 }
 
+// The per-site hash (CanonicalSiteStateHash) is the whole-database hash
+// of what a clinic holds: on the central replica, which merges every site,
+// site a's hash equals the whole hash of a replica that only ever saw
+// site a's entries — rows, tombstones and conflicts alike.
+TEST_F(MergeTest, SiteHashEqualsTheWholeHashOfAReplicaOfThatSiteAlone) {
+  Replica a(dir_ / "a.db", 0, 11);
+  Replica a2(dir_ / "a2.db", 0, 12);  // a second PC of site a
+  a2.site = a.site;
+  Replica b(dir_ / "b.db", 0, 13);
+  Replica central(dir_ / "central.db", 0, 14);
+  Replica only_a(dir_ / "only_a.db", 0, 15);
+  for (Replica* r : {&a, &a2, &b}) r->wall.SetMs(1'700'000'000'000);
+  a2.wall.AdvanceMs(7);  // distinct stamps: see the same-site test below
+
+  for (Replica* r : {&a, &b}) {
+    LocalWrite(*r, "sites", r->site, Op::kUpsert,
+               {{"site_id", r->site}, {"name", std::string("Clinic")}});
+    for (int i = 0; i < 3; ++i) {
+      const std::string row = r->ids.Next().ToString();
+      LocalWrite(*r, "patients", row, Op::kUpsert,
+                 {{"site_id", r->site},
+                  {"mrn", "M" + std::to_string(i)},
+                  {"given_name", std::string("Amina")}});
+      r->patient_rows.push_back(row);
+    }
+  }
+  // Per site: a concurrent edit (a conflict), a delete (a tombstone) and an
+  // append-only row.
+  Deliver(a2, a.known);
+  for (auto [one, two] : {std::pair{&a, &a2}, std::pair{&b, &b}}) {
+    one->wall.AdvanceMs(10);
+    two->wall.AdvanceMs(20);
+    const std::string& row = one->patient_rows[0];
+    LocalWrite(*one, "patients", row, Op::kUpsert,
+               {{"given_name", std::string("Aminah")}});
+    if (two != one) {
+      LocalWrite(*two, "patients", row, Op::kUpsert,
+                 {{"given_name", std::string("Amina W.")}});
+    }
+    LocalWrite(*two, "patients", two->patient_rows[1], Op::kDelete, {});
+    LocalWrite(*one, "measurements", one->ids.Next().ToString(), Op::kUpsert,
+               {{"site_id", one->site},
+                {"recording_id", row},
+                {"name", std::string("heart_rate_bpm")},
+                {"value", 61.0},
+                {"unit", std::string("bpm")}});
+  }
+  // b's conflict comes from a replica of another site editing b's row.
+  Deliver(a, b.known);
+  a.wall.AdvanceMs(1);
+  LocalWrite(a, "patients", b.patient_rows[2], Op::kUpsert,
+             {{"phone", std::string("0700")}});
+  b.wall.AdvanceMs(2);
+  LocalWrite(b, "patients", b.patient_rows[2], Op::kUpsert,
+             {{"phone", std::string("0711")}});
+
+  for (Replica* r : {&a, &a2, &b}) Deliver(central, r->known);
+  std::set<std::string> b_rows;
+  for (const ChangeEntry& e : b.known) {
+    auto it = e.fields.find("site_id");
+    if (it != e.fields.end() && it->second == FieldValue(b.site)) {
+      b_rows.insert(e.row);
+    }
+  }
+  std::vector<ChangeEntry> site_a_entries;
+  for (Replica* r : {&a, &a2}) {
+    for (const ChangeEntry& e : r->known) {
+      if (!b_rows.contains(e.row)) site_a_entries.push_back(e);
+    }
+  }
+  Deliver(only_a, site_a_entries);
+  ASSERT_FALSE(ActualConflicts(only_a.db).empty());
+  ASSERT_GT(ActualConflicts(central.db).size(), ActualConflicts(only_a.db).size());
+
+  const std::string only_a_hash = CanonicalStateHash(only_a.db).value();
+  EXPECT_EQ(CanonicalSiteStateHash(only_a.db, a.site).value(), only_a_hash);
+  EXPECT_EQ(CanonicalSiteStateHash(central.db, a.site).value(), only_a_hash);
+  EXPECT_NE(CanonicalStateHash(central.db).value(), only_a_hash);
+  EXPECT_NE(CanonicalSiteStateHash(central.db, b.site).value(), only_a_hash);
+  // A site with no rows hashes like an empty database.
+  Replica empty(dir_ / "empty.db", 0, 16);
+  EXPECT_EQ(CanonicalSiteStateHash(central.db, empty.site).value(),
+            CanonicalStateHash(empty.db).value());
+}
+
+// Two PCs of one clinic are two replicas with one site id (entries carry
+// the site, not the device, as their tie-break). Writes on the two PCs with
+// the same HLC — the same millisecond, or both PCs' clocks behind a pulled
+// high-water mark, which makes both stamp (that mark + 1) — get the same
+// (hlc, site) version; the merge must still converge.
+// DISABLED: it does not today. Merger::Impl::ApplyMutable skips a field
+// write whose version equals the winner's ("the same version twice ...
+// changes nothing"), so each replica keeps the value it applied first and
+// the replicas diverge for good. The tie-break needs a per-replica
+// component (device id or entry id); reported to the engine owner.
+TEST_F(MergeTest, DISABLED_TwoReplicasOfOneSiteWithEqualStampsConverge) {
+  Replica a(dir_ / "a.db", 0, 21);
+  Replica a2(dir_ / "a2.db", 0, 22);
+  a2.site = a.site;
+  a.wall.SetMs(1'700'000'000'000);
+  a2.wall.SetMs(1'700'000'000'000);
+  const std::string row = a.ids.Next().ToString();
+  LocalWrite(a, "patients", row, Op::kUpsert,
+             {{"site_id", a.site}, {"given_name", std::string("Amina")}});
+  Deliver(a2, a.known);
+  a.wall.AdvanceMs(50);
+  a2.wall.AdvanceMs(50);
+  LocalWrite(a, "patients", row, Op::kUpsert,
+             {{"given_name", std::string("Aminah")}});
+  LocalWrite(a2, "patients", row, Op::kUpsert,
+             {{"given_name", std::string("Amina W.")}});
+  ASSERT_EQ(a.known.back().version(), a2.known.back().version());
+  Deliver(a, a2.known);
+  Deliver(a2, a.known);
+  EXPECT_EQ(CanonicalStateHash(a.db).value(), CanonicalStateHash(a2.db).value());
+}
+
 TEST_F(MergeTest, RandomReplicasConverge) {
   const int operations = EnvInt("PULSE_MERGE_OPS", 1500);
   const int seeds = EnvInt("PULSE_MERGE_SEEDS", 4);

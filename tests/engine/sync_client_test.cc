@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <random>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -16,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "pulse/engine/blob_store.h"
+#include "pulse/engine/hash.h"
 #include "pulse/engine/merge.h"
 #include "pulse/engine/replica.h"
 #include "pulse/engine/sync_protocol.h"
@@ -66,8 +70,25 @@ class FakeServer final : public SyncTransport {
   const std::vector<std::string>& violations() const { return violations_; }
   std::vector<std::int64_t> pull_cursors;  // the cursor of each pull
 
+  // Blobs: push answers name these ids until the blob is complete here.
+  void RequireBlob(std::string id) { required_blobs_.push_back(std::move(id)); }
+  // The n-th blob PUT from now (1-based) is lost in flight: the connection
+  // drops before the server sees the body. 0: never.
+  void DropBlobPut(int n) { drop_blob_put_ = n; }
+  const std::map<std::string, std::string>& blobs() const { return blobs_; }
+  std::int64_t blob_bytes_received = 0;  // PUT bodies, lost ones included
+  std::vector<std::string> paths;        // "METHOD path" of every request
+
   Result<HttpResponse> Send(const HttpRequest& request) override {
     ++calls_;
+    paths.push_back(request.method + " " +
+                    request.target.substr(0, request.target.find('?')));
+    if (request.method == "PUT") {
+      blob_bytes_received += static_cast<std::int64_t>(request.body.size());
+      if (drop_blob_put_ > 0 && --drop_blob_put_ == 0) {
+        return Fail(ErrorCode::kIoError, "fake: connection reset mid-body");
+      }
+    }
     const bool fail = fail_all_ || calls_ == fail_at_;
     if (fail && (fail_all_ || fail_mode_ == FailMode::kBeforeApply)) {
       return Fail(ErrorCode::kIoError, "fake: connection refused");
@@ -128,6 +149,9 @@ class FakeServer final : public SyncTransport {
       sync::PushResponse answer;
       answer.batch_id = push->batch_id;
       answer.server_time_ms = ToMs();
+      for (const std::string& id : required_blobs_) {
+        if (!blobs_.contains(id)) answer.missing_blobs.push_back(id);
+      }
       if (auto it = batches_.find(push->batch_id); it != batches_.end()) {
         if (it->second.first != ids) {
           violations_.push_back("batch " + push->batch_id +
@@ -180,7 +204,53 @@ class FakeServer final : public SyncTransport {
       if (!body) return Problem(500, body.error().message());
       return HttpResponse{200, {}, *body};
     }
+    if (path.rfind("/api/v1/blobs/", 0) == 0) return HandleBlob(request, path);
     return Problem(404, "no such endpoint");
+  }
+
+  // The blob protocol of docs/sync_protocol.md "Blobs", in memory.
+  HttpResponse HandleBlob(const HttpRequest& request, const std::string& path) {
+    const std::string id = path.substr(std::string("/api/v1/blobs/").size());
+    if (!IsValidBlobId(id)) return Problem(404, "no such blob path");
+    auto offset = [](int status, std::size_t n) {
+      return HttpResponse{status, {{"Upload-Offset", std::to_string(n)}}, ""};
+    };
+    std::string& partial = partial_[id];
+    if (request.method == "HEAD") {
+      if (auto it = blobs_.find(id); it != blobs_.end()) {
+        return offset(200, it->second.size());
+      }
+      return offset(404, partial.size());
+    }
+    if (request.method != "PUT") return Problem(405, "method");
+    if (FindHeader(request.headers, "content-type") != "application/octet-stream") {
+      return Problem(415, "content type");
+    }
+    if (blobs_.contains(id)) return offset(200, blobs_[id].size());
+    std::size_t first = 0, last = 0, total = request.body.size();
+    const std::string range(FindHeader(request.headers, "content-range"));
+    if (!range.empty()) {
+      if (std::sscanf(range.c_str(), "bytes %zu-%zu/%zu", &first, &last,
+                      &total) != 3 ||
+          last - first + 1 != request.body.size()) {
+        return Problem(400, "bad Content-Range");
+      }
+      if (request.body.size() > kMaxBlobChunkBytes) return Problem(413, "chunk");
+    } else {
+      partial.clear();
+    }
+    if (first != partial.size()) return offset(409, partial.size());
+    partial += request.body;
+    if (partial.size() < total) return offset(204, partial.size());
+    const std::string content = std::move(partial);
+    partial.clear();
+    if (Sha256Hex(std::span<const std::uint8_t>(
+            reinterpret_cast<const std::uint8_t*>(content.data()),
+            content.size())) != id) {
+      return Problem(422, "hash mismatch");
+    }
+    blobs_[id] = content;
+    return offset(201, content.size());
   }
 
   std::int64_t ToMs() {
@@ -204,6 +274,10 @@ class FakeServer final : public SyncTransport {
       batches_;
   std::vector<std::pair<std::string, std::vector<std::string>>> pushes_;
   std::vector<std::string> violations_;
+  std::vector<std::string> required_blobs_;
+  std::map<std::string, std::string> blobs_;    // complete, verified
+  std::map<std::string, std::string> partial_;  // uploads in progress
+  int drop_blob_put_ = 0;
 };
 
 // --- Fixture ---
@@ -626,6 +700,133 @@ TEST_F(SyncClientTest, BadOptionsAreRefusedByName) {
   c = SyncClient::Create(*a, server, o);
   ASSERT_FALSE(c.has_value());
   EXPECT_NE(c.error().message().find("username"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pulse::engine
+
+namespace pulse::engine {
+namespace {
+
+// Random bytes put into `replica`'s blob store; returns the id.
+std::string PutBlob(ClinicReplica& replica, std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> bytes(n);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+  auto ref = replica.blob_store().Put(bytes);
+  EXPECT_TRUE(ref.has_value()) << ref.error().ToString();
+  return ref ? ref->sha256 : "";
+}
+
+std::string Content(ClinicReplica& replica, const std::string& id) {
+  auto bytes = replica.blob_store().Get(id);
+  EXPECT_TRUE(bytes.has_value()) << bytes.error().ToString();
+  return bytes ? std::string(bytes->begin(), bytes->end()) : "";
+}
+
+TEST_F(SyncClientTest, MissingBlobsAreUploadedAfterMetadataAndResumeAfterAKill) {
+  FakeServer server(wall_);
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::string id;
+  std::size_t size = 0;
+  std::string expected;
+  {
+    auto a = Create("a");
+    ASSERT_TRUE(a);
+    Write(*a, 2, "A");
+    std::mt19937 rng(
+        static_cast<std::uint32_t>(::testing::GTEST_FLAG(random_seed)));
+    size = 5 * kChunk + rng() % kChunk;
+    id = PutBlob(*a, size, static_cast<std::uint32_t>(rng()));
+    expected = Content(*a, id);
+    server.RequireBlob(id);
+    server.DropBlobPut(3);  // the link drops during the third chunk
+    SyncClientOptions o = ClientOptions();
+    o.blob_chunk_bytes = kChunk;
+    auto client = Client(*a, server, o);
+    Status first = client->SyncOnce();
+    ASSERT_FALSE(first.has_value());
+    EXPECT_EQ(first.error().code(), ErrorCode::kIoError);
+    const SyncState state = client->GetState();
+    EXPECT_EQ(state.phase, SyncPhase::kOffline);
+    EXPECT_EQ(state.pending_changes, 0);  // metadata went first
+    EXPECT_EQ(state.pending_blobs, 1);
+    EXPECT_EQ(state.pending_blob_bytes, static_cast<std::int64_t>(size));
+    // Metadata before blobs: no blob request precedes the push or the pull.
+    const auto first_blob = std::find_if(
+        server.paths.begin(), server.paths.end(), [](const std::string& p) {
+          return p.find("/api/v1/blobs/") != std::string::npos;
+        });
+    ASSERT_NE(first_blob, server.paths.end());
+    EXPECT_NE(std::find(server.paths.begin(), first_blob,
+                        "POST /api/v1/sync/push"),
+              first_blob);
+    EXPECT_NE(std::find(server.paths.begin(), first_blob,
+                        "GET /api/v1/sync/pull"),
+              first_blob);
+    EXPECT_FALSE(server.blobs().contains(id));
+    // The process dies here: client and replica go, nothing is kept.
+  }
+  auto a = Open("a");
+  ASSERT_TRUE(a);
+  SyncClientOptions o = ClientOptions();
+  o.blob_chunk_bytes = kChunk;
+  auto client = Client(*a, server, o);
+  EXPECT_EQ(client->GetState().pending_blobs, 1);
+  ASSERT_OK(client->SyncOnce());
+  ASSERT_TRUE(server.blobs().contains(id));
+  EXPECT_EQ(server.blobs().at(id), expected);
+  // Two chunks were held; the dropped one is the only resend.
+  EXPECT_LE(server.blob_bytes_received,
+            static_cast<std::int64_t>(size + kChunk));
+  EXPECT_EQ(client->GetState().last_counts.uploaded_blobs, 1);
+  EXPECT_EQ(client->GetState().pending_blobs, 0);
+  EXPECT_EQ(client->GetState().pending_blob_bytes, 0);
+  // Nothing more to send.
+  const std::size_t requests = server.paths.size();
+  ASSERT_OK(client->SyncOnce());
+  for (std::size_t i = requests; i < server.paths.size(); ++i) {
+    EXPECT_EQ(server.paths[i].find("/api/v1/blobs/"), std::string::npos);
+  }
+}
+
+TEST_F(SyncClientTest, LostChunkAnswerContinuesFromTheServersOffset) {
+  FakeServer server(wall_);
+  auto a = Create("a");
+  ASSERT_TRUE(a);
+  Write(*a, 1, "A");
+  const std::string id = PutBlob(*a, 3 * 1000 + 1, 7);
+  server.RequireBlob(id);
+  SyncClientOptions o = ClientOptions();
+  o.blob_chunk_bytes = 1000;
+  auto client = Client(*a, server, o);
+  // Call 5 is the first PUT (login, push, pull, HEAD, PUT): the server
+  // stores it but its answer is lost.
+  server.FailCall(5, FakeServer::FailMode::kAfterApply);
+  ASSERT_FALSE(client->SyncOnce().has_value());
+  ASSERT_OK(client->SyncOnce());
+  EXPECT_EQ(server.blobs().at(id), Content(*a, id));
+  // HEAD found the stored chunk: nothing was sent twice.
+  EXPECT_EQ(server.blob_bytes_received, 3 * 1000 + 1);
+}
+
+TEST_F(SyncClientTest, SmallBlobGoesWholeAndAMissingLocalBlobIsReported) {
+  FakeServer server(wall_);
+  auto a = Create("a");
+  ASSERT_TRUE(a);
+  Write(*a, 1, "A");
+  const std::string id = PutBlob(*a, 500, 9);
+  const std::string absent(64, 'a');  // never stored here
+  server.RequireBlob(absent);
+  server.RequireBlob(id);
+  auto client = Client(*a, server, ClientOptions());
+  Status s = client->SyncOnce();
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(server.blobs().at(id), Content(*a, id));  // the other still went
+  EXPECT_EQ(server.blob_bytes_received, 500);         // one whole PUT
+  EXPECT_EQ(client->GetState().pending_blobs, 1);
+  EXPECT_EQ(client->GetState().phase, SyncPhase::kError);
 }
 
 }  // namespace

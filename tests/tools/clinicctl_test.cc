@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "e2e/e2e_support.h"
 #include "support/temp_dir.h"
+#include "support/test_data.h"
 #include "tools/run_tool.h"
 
 namespace {
@@ -72,6 +74,12 @@ TEST_F(ClinicctlTest, UsageErrorsExitTwoNamingTheProblem) {
       {{"sync", "--dir", "x", "--server", "https://h", "--user", "u",
         "--batch-size", "many"},
        "--batch-size: not a positive number"},
+      {{"hash", "--dir", "x", "--site", "nope"}, "--site: not a UUID"},
+      {{"record", "--dir", "x", "--user", "u", "--patient", "p", "--from",
+        "synthetic", "--seconds", "0"},
+       "--seconds: must be at least 1"},
+      {{"record", "--dir", "x", "--user", "u", "--patient", "p"}, "missing --from"},
+      {{"login", "--server", "http://127.0.0.1:1"}, "missing --user"},
   };
   for (const Case& c : cases) {
     const ToolRun run = Run(c.args);
@@ -87,7 +95,8 @@ TEST_F(ClinicctlTest, EveryCommandHasHelp) {
   const std::vector<std::vector<std::string>> commands = {
       {"--help"},       {"init", "--help"},         {"patient", "add", "--help"},
       {"patient", "list", "--help"}, {"patient", "set", "--help"},
-      {"sync", "--help"}, {"status", "--help"},     {"conflicts", "--help"}};
+      {"sync", "--help"}, {"status", "--help"},     {"conflicts", "--help"},
+      {"login", "--help"}, {"record", "--help"},     {"hash", "--help"}};
   for (const auto& args : commands) {
     const ToolRun run = Run(args);
     ASSERT_TRUE(run.exited);
@@ -180,6 +189,173 @@ TEST_F(ClinicctlTest, SyncRefusesPlainHttpOffLoopbackAndReportsNoServer) {
   const auto j = nlohmann::json::parse(run.out);
   EXPECT_NE(j.at("last_sync_error").get<std::string>().find("sync login"),
             std::string::npos);
+}
+
+TEST_F(ClinicctlTest, HashIsEqualOnFreshReplicasAndRestrictsToASite) {
+  ASSERT_EQ(Init().exit_code, 0);
+  const std::string other = (root_ / "other").string();
+  ASSERT_EQ(Run({"init", "--dir", other, "--site", kSite, "--kdf-mem-mib", "8",
+                 "--kdf-ops", "1"})
+                .exit_code,
+            0);
+  const ToolRun a = Run({"hash", "--dir", dir_, "--json"});
+  const ToolRun b = Run({"hash", "--dir", other, "--json"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto ja = nlohmann::json::parse(a.out);
+  const auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja.at("hash").get<std::string>().size(), 64u);
+  EXPECT_EQ(ja.at("hash"), jb.at("hash"));
+  EXPECT_NE(ja.at("device_id"), jb.at("device_id"));
+  EXPECT_TRUE(ja.at("restricted_to").is_null());
+  // Plain output is the hash alone; --site gives the same on an empty
+  // replica.
+  const ToolRun plain = Run({"hash", "--dir", dir_, "--site", kSite});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out, ja.at("hash").get<std::string>() + "\n");
+}
+
+// login, sync, record and hash against the real server process (seeded
+// in-process with cheap key and password costs, e2e/e2e_support.h).
+class ClinicctlServerTest : public ClinicctlTest {
+ protected:
+  void SetUp() override {
+    ClinicctlTest::SetUp();
+    using pulse::testing::e2e::SeedCentralStore;
+    central_ = SeedCentralStore(root_ / "central", {"Kisumu"},
+                                {{"achieng", pulse::engine::Role::kClinician, "Kisumu"},
+                                 {"auditor1", pulse::engine::Role::kAuditor, ""}});
+    site_ = central_.site_ids.at("Kisumu");
+    server_ = std::make_unique<pulse::testing::e2e::ServerProcess>(
+        SYNC_SERVER_BINARY, root_ / "central", root_);
+    ASSERT_TRUE(server_->Start());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    ClinicctlTest::TearDown();
+  }
+  std::map<std::string, std::string> Password(const char* p = pulse::testing::e2e::kUserPassword) {
+    return {{"PULSE_USER_PASSWORD", p}};
+  }
+  // A replica of the seeded site with its users synced.
+  void InitAndSync() {
+    ASSERT_EQ(Run({"init", "--dir", dir_, "--site", site_, "--kdf-mem-mib", "8",
+                   "--kdf-ops", "1"})
+                  .exit_code,
+              0);
+    const ToolRun sync = Run({"sync", "--dir", dir_, "--server", server_->url(), "--user",
+                              "achieng", "--json"},
+                             Password());
+    ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  }
+  std::string AddPatient() {
+    const ToolRun add = Run({"patient", "add", "--dir", dir_, "--user", "achieng", "--mrn",
+                             "K-1", "--given", "Amina", "--family", "Otieno"},
+                            Password());
+    EXPECT_EQ(add.exit_code, 0) << add.err;
+    return add.out.substr(0, add.out.find('\n'));
+  }
+
+  pulse::testing::e2e::SeededCentral central_;
+  std::string site_;
+  std::unique_ptr<pulse::testing::e2e::ServerProcess> server_;
+};
+
+TEST_F(ClinicctlServerTest, LoginPrintsTheRoleAndRefusesAWrongPassword) {
+  ToolRun run = Run({"login", "--server", server_->url(), "--user", "achieng", "--json"},
+                    Password());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j.at("role"), "clinician");
+  EXPECT_EQ(j.at("site_id"), site_);
+  EXPECT_EQ(j.at("logged_out"), true);
+
+  run = Run({"login", "--server", server_->url(), "--user", "auditor1"}, Password());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "auditor1: auditor\n");
+
+  run = Run({"login", "--server", server_->url(), "--user", "achieng"},
+            Password("Wrong-Password-99"));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("login as 'achieng' refused (HTTP 401"), std::string::npos)
+      << run.err;
+  EXPECT_EQ(run.err.find("Wrong-Password-99"), std::string::npos);
+  EXPECT_TRUE(run.out.empty());
+}
+
+TEST_F(ClinicctlServerTest, RecordSyntheticStoresSegmentsAsBlobsAndSyncs) {
+  ASSERT_NO_FATAL_FAILURE(InitAndSync());
+  const std::string patient = AddPatient();
+  const std::string before = nlohmann::json::parse(
+      Run({"hash", "--dir", dir_, "--json"}).out).at("hash");
+  ToolRun run = Run({"record", "--dir", dir_, "--user", "achieng", "--patient", patient,
+                     "--from", "synthetic", "--seconds", "25", "--json"},
+                    Password());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j.at("frames"), 25 * 500);
+  EXPECT_EQ(j.at("segments"), 3);  // 10 + 10 + 5 s
+  EXPECT_EQ(j.at("leads").size(), 12u);
+  ASSERT_EQ(j.at("blobs").size(), 3u);
+  for (const auto& blob : j.at("blobs")) {
+    EXPECT_EQ(blob.get<std::string>().size(), 64u);
+    EXPECT_TRUE(fs::exists(fs::path(dir_) / "blobs")) << "no blob directory";
+  }
+  // The same device is reused by a second recording.
+  const ToolRun second = Run({"record", "--dir", dir_, "--user", "achieng", "--patient",
+                              patient, "--from", "synthetic", "--json"},
+                             Password());
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(nlohmann::json::parse(second.out).at("device_id"), j.at("device_id"));
+  EXPECT_NE(nlohmann::json::parse(Run({"hash", "--dir", dir_, "--json"}).out).at("hash"),
+            before);
+
+  // Unknown patient: a clear error, nothing recorded.
+  run = Run({"record", "--dir", dir_, "--user", "achieng", "--patient",
+             "0190c0de-0000-7000-8000-00000000beef", "--from", "synthetic"},
+            Password());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("record"), std::string::npos) << run.err;
+
+  // The recording reaches the server: the clinic's hash equals the
+  // centre's hash of the site once synced (server stopped to read it).
+  const ToolRun sync = Run({"sync", "--dir", dir_, "--server", server_->url(), "--user",
+                            "achieng", "--json"},
+                           Password());
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  server_->Stop();
+  const ToolRun state = RunTool(SYNC_SERVER_BINARY,
+                                {"state-hash", "--store", (root_ / "central").string(),
+                                 "--site", site_},
+                                root_,
+                                {{"PULSE_STORE_PASSPHRASE",
+                                  pulse::testing::e2e::kStorePassphrase}});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  const std::string clinic_hash =
+      nlohmann::json::parse(Run({"hash", "--dir", dir_, "--json"}).out).at("hash");
+  EXPECT_EQ(nlohmann::json::parse(state.out).at("hash"), clinic_hash);
+}
+
+TEST_F(ClinicctlServerTest, RecordFromAWfdbRecordInPlace) {
+  PULSE_REQUIRE_DATA("mitdb");
+  ASSERT_NO_FATAL_FAILURE(InitAndSync());
+  const std::string patient = AddPatient();
+  const std::string record = (pulse::testing::DataDir() / "mitdb" / "101").string();
+  ToolRun run = Run({"record", "--dir", dir_, "--user", "achieng", "--patient", patient,
+                     "--from", record, "--seconds", "30", "--json"},
+                    Password());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j.at("leads"), nlohmann::json({"II", "V1"}));  // MLII, V1
+  EXPECT_EQ(j.at("sample_rate_hz"), 360.0);
+  EXPECT_EQ(j.at("frames"), 30 * 360);
+  EXPECT_EQ(j.at("segments"), 3);
+
+  run = Run({"record", "--dir", dir_, "--user", "achieng", "--patient", patient, "--from",
+             (root_ / "no-such-record").string()},
+            Password());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("no-such-record"), std::string::npos) << run.err;
 }
 
 }  // namespace

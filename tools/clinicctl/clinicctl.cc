@@ -1,7 +1,9 @@
 // clinicctl: a headless clinic (DESIGN.md §2 tools/). It drives a clinic
 // replica from the command line — create it, register and edit patients as
 // a signed-in user, sync it with the server, show its status and open
-// conflicts — for scripts, the demo and end-to-end tests.
+// conflicts, record an ECG into it, check an account online and print the
+// replica's canonical state hash — for scripts, the demo and end-to-end
+// tests.
 //
 // Secrets never come from the command line (where `ps` shows them): the
 // site passphrase from PULSE_PASSPHRASE or --passphrase-file, a user's
@@ -9,7 +11,11 @@
 // printed.
 //
 // Exit codes: 0 success, 1 runtime error (message on stderr), 2 usage.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -23,9 +29,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pulse/dsp/ecg_synth.h"
+#include "pulse/dsp/wfdb_file.h"
 #include "pulse/engine/curl_transport.h"
+#include "pulse/engine/devices.h"
+#include "pulse/engine/merge.h"
+#include "pulse/engine/recordings.h"
 #include "pulse/engine/replica.h"
 #include "pulse/engine/sync_client.h"
+#include "pulse/engine/sync_protocol.h"
 
 namespace {
 
@@ -46,8 +58,11 @@ commands:
   init        create a replica
   patient     add | list | set  patients (as a signed-in user)
   sync        push and pull once with the sync server
+  login       check an account online; print its role
+  record      record an ECG (synthetic or a WFDB record) for a patient
   status      replica and last-sync status (no patient data)
   conflicts   list open conflicts
+  hash        canonical state hash of the replica (convergence checks)
 
 Every command takes --help and --json. Secrets come from the environment
 (PULSE_PASSPHRASE, PULSE_USER_PASSWORD) or from --passphrase-file /
@@ -130,6 +145,44 @@ std::vector<Command> Commands() {
            kSecretOpts + kUserOpts + "  --json               machine-readable output\n",
        {"dir", "user"},
        {"passphrase-file", "password-file"}},
+      {"login",
+       "usage: clinicctl login --server URL --user U [options]\n\n"
+       "Logs in to the server as U (online), prints U's role and site, and\n"
+       "logs out again. Needs no replica. Exit 1 if the server refuses.\n\n"
+       "  --password-file F    U's password (else env PULSE_USER_PASSWORD)\n"
+       "  --ca-file F          trusted CA certificates (PEM)\n"
+       "  --json               machine-readable output\n",
+       {"server", "user"},
+       {"password-file", "ca-file"}},
+      {"record",
+       "usage: clinicctl record --dir D --user U --patient PID --from SOURCE "
+       "[options]\n\n"
+       "Records an ECG for patient PID as user U: SOURCE is `synthetic` (a\n"
+       "12-lead sinus rhythm) or the path of a WFDB record without extension\n"
+       "(e.g. ../shared/data/mitdb/100). The samples are stored as waveform\n"
+       "segments (blobs) and the recording completed; prints its id.\n\n" +
+           kSecretOpts + kUserOpts +
+           "  --seconds N          length to record (default: synthetic 10,\n"
+           "                       WFDB the whole record)\n"
+           "  --segment-seconds N  seconds per segment (default 10)\n"
+           "  --device-serial S    the recorder's serial; registered at this\n"
+           "                       site if new (default SIM-<device id>)\n"
+           "  --json               machine-readable output\n",
+       {"dir", "user", "patient", "from"},
+       {"passphrase-file", "password-file", "seconds", "segment-seconds",
+        "device-serial"}},
+      {"hash",
+       "usage: clinicctl hash --dir D [--site S]\n\n"
+       "Prints the canonical state hash (BLAKE2b-256, hex) of the replica's\n"
+       "replicated tables, or of site S's rows only. Two replicas hold the\n"
+       "same merged state exactly when their hashes are equal; a clinic\n"
+       "equals the central store's hash for its site (pulse-sync-server\n"
+       "state-hash --site). No patient data is printed.\n\n" +
+           kSecretOpts +
+           "  --site S             only rows of site S (a UUID)\n"
+           "  --json               machine-readable output\n",
+       {"dir"},
+       {"passphrase-file", "site"}},
   };
 }
 
@@ -478,6 +531,264 @@ int RunConflicts(const Args& args) {
   return kExitOk;
 }
 
+int RunHash(const Args& args) {
+  std::optional<std::string> site;
+  if (args.Has("site")) {
+    auto parsed = Uuid::Parse(args.Get("site"));
+    if (!parsed || parsed->IsNil()) {
+      throw UsageError{"--site: not a UUID: '" + args.Get("site") + "'"};
+    }
+    site = parsed->ToString();
+  }
+  auto replica = OpenReplica(args);
+  auto hash = site ? CanonicalSiteStateHash(replica->database(), *site)
+                   : CanonicalStateHash(replica->database());
+  if (!hash) Throw(hash.error(), "hash");
+  Print(args,
+        json{{"hash", *hash},
+             {"site_id", replica->site_id().ToString()},
+             {"device_id", replica->device_id().ToString()},
+             {"restricted_to", site ? json(*site) : json(nullptr)}},
+        *hash + "\n");
+  return kExitOk;
+}
+
+// POST /api/v1/auth/login, then logout: the credentials are checked by the
+// server, and no session is left behind.
+int RunLogin(const Args& args) {
+  CurlTransportOptions transport_options;
+  transport_options.base_url = args.Get("server");
+  transport_options.ca_file = args.Get("ca-file");
+  auto transport = CurlTransport::Create(transport_options);
+  if (!transport) Throw(transport.error(), "login");
+  std::string password = UserPassword(args);
+  HttpRequest request;
+  request.method = "POST";
+  request.target = "/api/v1/auth/login";
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = sync::EncodeLoginRequest({args.Get("user"), password});
+  password.assign(password.size(), '\0');
+  auto response = (*transport)->Send(request);
+  request.body.assign(request.body.size(), '\0');
+  if (!response) Throw(response.error(), "login");
+  if (response->status != 200) {
+    std::string detail = "HTTP " + std::to_string(response->status);
+    if (auto problem = sync::DecodeProblem(response->body)) {
+      detail += ": " + problem->detail;
+    }
+    throw RuntimeError{"login as '" + args.Get("user") + "' refused (" +
+                       detail + ")"};
+  }
+  auto login = sync::DecodeLoginResponse(response->body);
+  if (!login) Throw(login.error(), "login: unreadable answer");
+  HttpRequest logout;
+  logout.method = "POST";
+  logout.target = "/api/v1/auth/logout";
+  logout.headers = {{"Authorization", "Bearer " + login->token}};
+  auto out = (*transport)->Send(logout);
+  login->token.assign(login->token.size(), '\0');
+  const bool logged_out = out && out->status / 100 == 2;
+  Print(args,
+        json{{"user", args.Get("user")},
+             {"user_id", login->user_id},
+             {"role", login->role},
+             {"site_id", login->site ? json(*login->site) : json(nullptr)},
+             {"logged_out", logged_out}},
+        args.Get("user") + ": " + login->role +
+            (login->site ? " at site " + *login->site : std::string()) + "\n");
+  return kExitOk;
+}
+
+// A recording source in ADC units with its lead names and lsb.
+struct Samples {
+  double sample_rate_hz = 0;
+  std::vector<std::string> leads;
+  std::int64_t lsb_nv = 0;
+  std::vector<std::int16_t> interleaved;
+};
+
+std::int64_t PositiveOption(const Args& args, const char* name,
+                            std::int64_t fallback) {
+  if (!args.Has(name)) return fallback;
+  const std::int64_t v = std::stoll(args.Get(name));
+  if (v < 1) throw UsageError{std::string("--") + name + ": must be at least 1"};
+  return v;
+}
+
+Samples SyntheticSamples(std::int64_t seconds) {
+  dsp::EcgSynthConfig config;
+  config.sample_rate_hz = 500.0;
+  config.duration_s = static_cast<double>(seconds);
+  auto ecg = dsp::SynthesizeEcg(config);
+  if (!ecg) Throw(ecg.error(), "record: synthetic ECG");
+  Samples out;
+  out.sample_rate_hz = ecg->sample_rate_hz;
+  for (std::string_view lead : kStandardLeadNames) out.leads.emplace_back(lead);
+  out.lsb_nv = 1000;  // 1 uV per unit: +-32 mV in int16
+  out.interleaved.reserve(ecg->interleaved_mv.size());
+  for (float mv : ecg->interleaved_mv) {
+    const double adu = std::round(static_cast<double>(mv) * 1000.0);
+    out.interleaved.push_back(static_cast<std::int16_t>(
+        std::clamp(adu, -32768.0, 32767.0)));
+  }
+  return out;
+}
+
+// WFDB signal descriptions ("MLII", "V1", "v5", "ECG lead I") to standard
+// lead names; "" if there is none.
+std::string StandardLead(std::string description) {
+  std::string upper;
+  for (char c : description) {
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+  }
+  if (upper.rfind("ECGLEAD", 0) == 0) upper = upper.substr(7);
+  if (upper.rfind("ML", 0) == 0) upper = upper.substr(2);  // modified limb
+  for (std::string_view lead : kStandardLeadNames) {
+    std::string name(lead);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (upper == name) return std::string(lead);
+  }
+  return "";
+}
+
+Samples WfdbSamples(const std::string& path, std::optional<std::int64_t> seconds) {
+  auto record = dsp::wfdb::ReadRecord(path);
+  if (!record) Throw(record.error(), "record: WFDB record '" + path + "'");
+  Samples out;
+  out.sample_rate_hz = record->header.sampling_frequency_hz;
+  const int channels = record->num_signals();
+  if (channels < 1) throw RuntimeError{"record: '" + path + "' has no signals"};
+  std::vector<int> baseline;
+  std::vector<double> lsb_of;  // nV per ADC unit, per signal
+  for (int c = 0; c < channels; ++c) {
+    const auto& spec = record->header.signals[static_cast<std::size_t>(c)];
+    const std::string lead = StandardLead(spec.description);
+    if (lead.empty() ||
+        std::find(out.leads.begin(), out.leads.end(), lead) != out.leads.end()) {
+      throw RuntimeError{"record: signal " + std::to_string(c) + " of '" + path +
+                         "' ('" + spec.description +
+                         "') is not a distinct standard ECG lead"};
+    }
+    out.leads.push_back(lead);
+    auto mv_per_adu = dsp::wfdb::MillivoltsPerAdu(spec);
+    if (!mv_per_adu) Throw(mv_per_adu.error(), "record: '" + path + "'");
+    lsb_of.push_back(*mv_per_adu * 1e6);
+    baseline.push_back(spec.baseline_adu);
+  }
+  // One lsb per recording: the record's own when every signal shares a
+  // whole number of nanovolts per unit (lossless), else 1 uV per unit with
+  // each signal rescaled.
+  const double first = lsb_of.front();
+  const bool shared = std::all_of(lsb_of.begin(), lsb_of.end(), [&](double l) {
+    return std::abs(l - first) <= 1e-9 * first;
+  });
+  const bool whole = std::abs(first - std::round(first)) < 1e-6 && first >= 1 &&
+                     first <= 1e6;
+  out.lsb_nv = shared && whole ? std::llround(first) : 1000;
+  std::int64_t frames = record->num_frames();
+  if (seconds) {
+    frames = std::min<std::int64_t>(
+        frames, static_cast<std::int64_t>(static_cast<double>(*seconds) * out.sample_rate_hz));
+  }
+  out.interleaved.reserve(static_cast<std::size_t>(frames * channels));
+  for (std::int64_t f = 0; f < frames; ++f) {
+    for (int c = 0; c < channels; ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      const double v = static_cast<double>(record->at(f, c) - baseline[i]) *
+                       lsb_of[i] / static_cast<double>(out.lsb_nv);
+      out.interleaved.push_back(static_cast<std::int16_t>(
+          std::clamp(std::round(v), -32768.0, 32767.0)));
+    }
+  }
+  return out;
+}
+
+int RunRecord(const Args& args) {
+  const std::string& from = args.Get("from");
+  const std::int64_t segment_seconds = PositiveOption(args, "segment-seconds", 10);
+  std::optional<std::int64_t> seconds;
+  if (args.Has("seconds")) seconds = PositiveOption(args, "seconds", 10);
+  // Read the source before opening the replica: a bad path changes nothing.
+  const Samples samples = from == "synthetic"
+                              ? SyntheticSamples(seconds.value_or(10))
+                              : WfdbSamples(from, seconds);
+  const int channels = static_cast<int>(samples.leads.size());
+  const std::int64_t frames =
+      static_cast<std::int64_t>(samples.interleaved.size()) / channels;
+  if (frames == 0) throw RuntimeError{"record: the source holds no samples"};
+
+  auto replica = OpenReplica(args);
+  const Principal who = SignInAs(*replica, args);
+  const std::string serial =
+      args.Has("device-serial")
+          ? args.Get("device-serial")
+          : "SIM-" + replica->device_id().ToString().substr(0, 8);
+  auto devices = replica->devices().List(who, replica->site_id());
+  if (!devices) Throw(devices.error(), "record: devices");
+  std::string device_id;
+  for (const Device& d : *devices) {
+    if (d.fields.serial == serial) device_id = d.id;
+  }
+  if (device_id.empty()) {
+    DeviceInput in;
+    in.serial = serial;
+    in.kind = "ecg";
+    in.model = "clinicctl recorder";
+    auto id = replica->devices().Register(who, in);
+    if (!id) Throw(id.error(), "record: registering device '" + serial + "'");
+    device_id = *id;
+  }
+  RecordingStart start;
+  start.patient_id = args.Get("patient");
+  start.device_id = device_id;
+  start.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  start.sample_rate_hz = samples.sample_rate_hz;
+  start.lead_names = samples.leads;
+  start.lsb_nv = samples.lsb_nv;
+  RecordingRepository& recordings = replica->recordings();
+  auto id = recordings.Start(who, start);
+  if (!id) Throw(id.error(), "record");
+  const std::int64_t per_segment = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(static_cast<double>(segment_seconds) * samples.sample_rate_hz));
+  json blobs = json::array();
+  std::int64_t seq = 0;
+  for (std::int64_t first = 0; first < frames; first += per_segment, ++seq) {
+    const std::int64_t count = std::min(per_segment, frames - first);
+    const std::span<const std::int16_t> chunk(
+        samples.interleaved.data() + first * channels,
+        static_cast<std::size_t>(count * channels));
+    auto segment = recordings.AppendSegment(who, *id, seq, first, chunk, channels);
+    if (!segment) {
+      // Leave no recording half-open: mark it failed, report the cause.
+      (void)recordings.MarkFailed(who, *id, "cancelled");
+      Throw(segment.error(), "record: segment " + std::to_string(seq));
+    }
+    blobs.push_back(segment->blob_sha256);
+  }
+  const std::int64_t duration_ms = static_cast<std::int64_t>(
+      std::ceil(static_cast<double>(frames) * 1000.0 / samples.sample_rate_hz));
+  if (Status s = recordings.Complete(who, *id, start.started_at_ms + duration_ms,
+                                     "good");
+      !s) {
+    Throw(s.error(), "record: complete");
+  }
+  Print(args,
+        json{{"id", *id},
+             {"device_id", device_id},
+             {"leads", samples.leads},
+             {"sample_rate_hz", samples.sample_rate_hz},
+             {"frames", frames},
+             {"segments", seq},
+             {"blobs", blobs}},
+        *id + "\n");
+  return kExitOk;
+}
+
 // --- Argument parsing ---
 
 // Fills `args` as it goes, so that a usage error can show the help of the
@@ -532,7 +843,8 @@ void Parse(int argc, char** argv, Args& args) {
   for (const std::string& key : args.command->required) {
     if (!args.Has(key)) throw UsageError{"missing --" + key};
   }
-  for (const char* number : {"kdf-mem-mib", "kdf-ops", "batch-size"}) {
+  for (const char* number : {"kdf-mem-mib", "kdf-ops", "batch-size", "seconds",
+                             "segment-seconds"}) {
     if (!args.Has(number)) continue;
     const std::string& v = args.Get(number);
     if (v.empty() || v.size() > 9 ||
@@ -551,6 +863,9 @@ int Dispatch(const Args& args) {
   if (name == "patient set") return RunPatientSet(args);
   if (name == "sync") return RunSync(args);
   if (name == "status") return RunStatus(args);
+  if (name == "login") return RunLogin(args);
+  if (name == "record") return RunRecord(args);
+  if (name == "hash") return RunHash(args);
   return RunConflicts(args);
 }
 

@@ -706,10 +706,15 @@ void HashValue(Blake2bHasher& hasher, const Statement& row, int column) {
 
 // Hashes every row of `sql`; the column `clock_column` (if >= 0) holds
 // field clocks and is hashed in their canonical form.
+// `site`, when set, is bound to the query's parameter ?1.
 Status HashQuery(Database& db, Blake2bHasher& hasher, std::string_view label,
-                 const std::string& sql, int clock_column = -1) {
+                 const std::string& sql, int clock_column = -1,
+                 std::optional<std::string_view> site = std::nullopt) {
   auto stmt = db.Prepare(sql);
   if (!stmt) return Fail(stmt.error());
+  if (site) {
+    if (Status s = stmt->BindText(1, *site); !s) return s;
+  }
   hasher.Update(label);
   std::vector<std::uint8_t> canonical;
   for (;;) {
@@ -740,10 +745,15 @@ Status HashQuery(Database& db, Blake2bHasher& hasher, std::string_view label,
   return OkStatus();
 }
 
-}  // namespace
-
-Result<std::string> CanonicalStateHash(Database& db) {
+// The state hash of every row (`site` unset) or of the rows of one site:
+// the same bytes in the same order, only filtered, so that the two agree on
+// a database holding that site's rows alone.
+Result<std::string> StateHash(Database& db,
+                              std::optional<std::string_view> site) {
   Blake2bHasher hasher(32);
+  // A bookkeeping row (tombstone, conflict) belongs to the site of the row
+  // it is about.
+  std::string row_of_site;
   for (const ReplicatedTable& table : ReplicatedTables()) {
     std::string sql = "SELECT id, created_hlc, updated_hlc, deleted";
     for (std::string_view column : table.columns) {
@@ -754,21 +764,43 @@ Result<std::string> CanonicalStateHash(Database& db) {
       clock_column = 4 + static_cast<int>(table.columns.size());
       sql.append(", field_clock");
     }
-    sql.append(" FROM ").append(table.name).append(" ORDER BY id");
-    if (Status s = HashQuery(db, hasher, table.name, sql, clock_column); !s) {
+    sql.append(" FROM ").append(table.name);
+    if (site) sql.append(" WHERE site_id = ?1");
+    sql.append(" ORDER BY id");
+    if (Status s = HashQuery(db, hasher, table.name, sql, clock_column, site);
+        !s) {
       return Fail(s.error());
     }
+    // Table names come from ReplicatedTables(): safe in SQL text.
+    row_of_site.append(row_of_site.empty() ? "" : " OR ")
+        .append("(tbl = '")
+        .append(table.name)
+        .append("' AND row_id IN (SELECT id FROM ")
+        .append(table.name)
+        .append(" WHERE site_id = ?1))");
   }
+  const std::string where = site ? " WHERE " + row_of_site : "";
   const std::pair<std::string_view, std::string> bookkeeping[] = {
-      {"tombstones", "SELECT * FROM tombstones ORDER BY change_id"},
-      {"conflicts", "SELECT * FROM conflicts ORDER BY id"},
+      {"tombstones", "SELECT * FROM tombstones" + where + " ORDER BY change_id"},
+      {"conflicts", "SELECT * FROM conflicts" + where + " ORDER BY id"},
   };
   for (const auto& [label, sql] : bookkeeping) {
-    if (Status s = HashQuery(db, hasher, label, sql); !s) {
+    if (Status s = HashQuery(db, hasher, label, sql, -1, site); !s) {
       return Fail(s.error());
     }
   }
   return HexEncode(hasher.Final());
+}
+
+}  // namespace
+
+Result<std::string> CanonicalStateHash(Database& db) {
+  return StateHash(db, std::nullopt);
+}
+
+Result<std::string> CanonicalSiteStateHash(Database& db,
+                                           std::string_view site_id) {
+  return StateHash(db, site_id);
 }
 
 }  // namespace pulse::engine

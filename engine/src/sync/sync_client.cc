@@ -53,20 +53,34 @@
 //      next_cursor; then the replica's clock observes the page's stamps.
 //      A crash before the commit repeats the page; after it, nothing is
 //      repeated. Loops while the server says `more`.
-//   4. The outcome (last success time or last error) is stored in
+//   4. Blobs, up to max_steps requests (DESIGN.md §5: metadata first, so
+//      they come after push and pull). A push answer's missing_blobs are
+//      written to sync_state ('blob_pending:<id>' = size) in the
+//      transaction that marks the batch pushed, so they outlive the
+//      process. For each pending blob, read from replica.blob_store():
+//        a. HEAD /api/v1/blobs/<id>: 200 means the server has it for this
+//           site (done); 404 carries Upload-Offset, the bytes it holds of
+//           this site's upload.
+//        b. PUT chunks of blob_chunk_bytes from that offset, with
+//           "Content-Range: bytes a-b/total" (a blob that fits in one
+//           chunk goes whole, without it). 204 + Upload-Offset: continue
+//           there; 409 + Upload-Offset: the server holds another amount
+//           (a lost answer), continue there; 200/201: done.
+//        c. Done: the pending row is deleted.
+//      A drop mid-chunk loses that chunk only: the next step's HEAD finds
+//      the offset again. A blob missing or damaged locally is skipped
+//      (others still go) and reported as the step's error.
+//   5. The outcome (last success time or last error) is stored in
 //      sync_state for `clinicctl status` and the next process.
-//
-//   Blobs: the push answer's missing_blobs are recorded in the counts, but
-//   not uploaded yet. TODO(sync-blobs): after the metadata push, PUT
-//   /api/v1/blobs/{sha256} for each missing blob from replica.blob_store(),
-//   once the server's blob endpoints exist (DESIGN.md §5: metadata first).
 //
 // CRASH SAFETY. Every database write above is one transaction, and each
 // network call sits between two of them, so a process killed anywhere
 // leaves one of: rows unbatched (assign again), a batch assigned but not
 // acknowledged (resend the same id: the server answers `duplicate` if it
 // had applied it), a batch acknowledged (done); a page not applied (pull it
-// again from the old cursor) or applied with its cursor (done).
+// again from the old cursor) or applied with its cursor (done); a blob
+// pending (the next HEAD tells where to resume) or confirmed and its row
+// deleted (done; a crash between the two costs one more HEAD).
 //
 // LOCKING. The replica mutex (Start()'s argument) is held around each
 // database section only, never across a network call, so a slow link does
@@ -78,6 +92,8 @@
 #include <limits>
 #include <random>
 #include <utility>
+
+#include "pulse/engine/blob_store.h"
 
 namespace pulse::engine {
 namespace {
@@ -144,6 +160,47 @@ Status DeleteState(Database& db, std::string_view key) {
   Status s = stmt->BindText(1, key);
   if (s) s = stmt->Run();
   return s;
+}
+
+// Blobs the server asked for and has not confirmed: (id, size) in id order.
+Result<std::vector<std::pair<std::string, std::int64_t>>> LoadPendingBlobs(
+    Database& db) {
+  auto stmt = db.Prepare(
+      "SELECT key, value FROM sync_state WHERE substr(key, 1, ?) = ? "
+      "ORDER BY key");
+  if (!stmt) return Fail(stmt.error());
+  Status s = stmt->BindInt64(1, static_cast<std::int64_t>(
+                                    kPendingBlobKeyPrefix.size()));
+  if (s) s = stmt->BindText(2, kPendingBlobKeyPrefix);
+  if (!s) return Fail(s.error());
+  std::vector<std::pair<std::string, std::int64_t>> pending;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) break;
+    auto key = stmt->ColumnText(0);
+    if (!key) return Fail(key.error());
+    const std::string id(key->substr(kPendingBlobKeyPrefix.size()));
+    if (!IsValidBlobId(id)) {
+      return Fail(ErrorCode::kCorruption,
+                  "sync_state: a pending blob key is not a blob id");
+    }
+    std::int64_t size = 0;
+    if (!stmt->IsNull(1)) {
+      auto value = stmt->ColumnInt64(1);
+      if (value) size = *value;
+    }
+    pending.emplace_back(id, size);
+  }
+  return pending;
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> CountPendingBlobs(Database& db) {
+  auto pending = LoadPendingBlobs(db);
+  if (!pending) return Fail(pending.error());
+  std::int64_t bytes = 0;
+  for (const auto& [id, size] : *pending) bytes += size;
+  return std::make_pair(static_cast<std::int64_t>(pending->size()), bytes);
 }
 
 Result<std::int64_t> CountUnpushed(Database& db) {
@@ -228,8 +285,11 @@ Result<bool> AssignBatch(Database& db, UuidV7Generator& ids,
   return true;
 }
 
-Status MarkPushed(Database& db, const std::string& batch_id,
-                  std::int64_t now_ms) {
+// Acknowledges a batch and records the blobs its answer asked for
+// ((id, size) pairs), in one transaction.
+Status MarkPushed(
+    Database& db, const std::string& batch_id, std::int64_t now_ms,
+    const std::vector<std::pair<std::string, std::int64_t>>& missing_blobs) {
   auto txn = db.Begin(TransactionMode::kImmediate);
   if (!txn) return Fail(txn.error());
   auto stmt = db.Prepare(
@@ -239,8 +299,25 @@ Status MarkPushed(Database& db, const std::string& batch_id,
   Status s = stmt->BindInt64(1, now_ms);
   if (s) s = stmt->BindText(2, batch_id);
   if (s) s = stmt->Run();
+  for (const auto& [id, size] : missing_blobs) {
+    if (!s) break;
+    s = WriteStateInt(db, std::string(kPendingBlobKeyPrefix) + id, size);
+  }
   if (s) s = txn->Commit();
   return s;
+}
+
+// The Upload-Offset header of a blob answer, or nullopt if absent or not a
+// decimal.
+std::optional<std::uint64_t> UploadOffset(const HttpResponse& response) {
+  const std::string_view text = FindHeader(response.headers, "upload-offset");
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
 }
 
 // The error for a non-2xx answer: its status, the problem's title and
@@ -374,6 +451,12 @@ Result<std::unique_ptr<SyncClient>> SyncClient::Create(
   if (options.max_steps < 1) {
     return Fail(ErrorCode::kInvalidArgument, "sync.max_steps: must be >= 1");
   }
+  if (options.blob_chunk_bytes < 1 ||
+      options.blob_chunk_bytes > kMaxBlobChunkBytes) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "sync.blob_chunk_bytes: must be 1.." +
+                    std::to_string(kMaxBlobChunkBytes));
+  }
   if (options.interval.count() < 0 || options.backoff_base.count() < 0 ||
       options.backoff_max < options.backoff_base) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -388,6 +471,8 @@ Result<std::unique_ptr<SyncClient>> SyncClient::Create(
   if (!ok_ms) return Fail(ok_ms.error());
   auto pending = CountUnpushed(db);
   if (!pending) return Fail(pending.error());
+  auto blobs = CountPendingBlobs(db);
+  if (!blobs) return Fail(blobs.error());
   std::string last_error;
   {
     auto stmt = db.Prepare("SELECT value FROM sync_state WHERE key = ?");
@@ -403,6 +488,8 @@ Result<std::unique_ptr<SyncClient>> SyncClient::Create(
   }
   client->state_.last_success_ms = *ok_ms;
   client->state_.pending_changes = *pending;
+  client->state_.pending_blobs = blobs->first;
+  client->state_.pending_blob_bytes = blobs->second;
   client->state_.last_error = std::move(last_error);
   return client;
 }
@@ -463,10 +550,10 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
     return login();
   };
   // Sends an authenticated request; a 401 drops the token, logs in again
-  // and repeats the request once. Returns 2xx responses; anything else is
-  // the mapped error.
-  auto call = [&](HttpRequest request,
-                  std::string_view what) -> Result<HttpResponse> {
+  // and repeats the request once. Returns 2xx responses and `also_ok`
+  // (0: none); anything else is the mapped error.
+  auto call = [&](HttpRequest request, std::string_view what,
+                  int also_ok = 0) -> Result<HttpResponse> {
     for (int attempt = 0;; ++attempt) {
       if (Status s = ensure_session(); !s) return Fail(s.error());
       HttpRequest authed = request;
@@ -482,7 +569,9 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
         Wipe(token_);  // expired or revoked: one fresh login
         continue;
       }
-      if (!IsSuccess(response->status)) return Fail(ProblemError(*response, what));
+      if (!IsSuccess(response->status) && response->status != also_ok) {
+        return Fail(ProblemError(*response, what));
+      }
       return std::move(*response);
     }
   };
@@ -545,9 +634,22 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
                     "sync push: the answer is for batch " + decoded->batch_id +
                         ", not " + batch->id);
       }
+      std::vector<std::pair<std::string, std::int64_t>> missing;
+      for (const std::string& hash : decoded->missing_blobs) {
+        if (!IsValidBlobId(hash)) {
+          return Fail(ErrorCode::kCorruption,
+                      "sync push: missing_blobs holds a malformed blob id");
+        }
+        // The size only feeds the UI's pending byte count; a blob absent
+        // here is reported when its upload is tried.
+        auto size = replica_.blob_store().Size(hash);
+        missing.emplace_back(hash,
+                             size ? static_cast<std::int64_t>(*size) : 0);
+      }
       {
         auto lock = LockReplica(run.replica_mutex);
-        if (Status s = MarkPushed(db, batch->id, ToMs(wall_.Now())); !s) {
+        if (Status s = MarkPushed(db, batch->id, ToMs(wall_.Now()), missing);
+            !s) {
           return Fail(s.error().WithContext("sync push"));
         }
       }
@@ -639,12 +741,91 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
       cursor = decoded->next_cursor;
       if (!decoded->more) break;
     }
+
+    // --- Blobs ---
+    std::vector<std::pair<std::string, std::int64_t>> pending;
+    {
+      auto lock = LockReplica(run.replica_mutex);
+      auto loaded = LoadPendingBlobs(db);
+      if (!loaded) return Fail(loaded.error());
+      pending = std::move(*loaded);
+    }
+    int budget = options_.max_steps;
+    std::optional<Error> local_error;  // a blob we cannot read here
+    for (const auto& entry : pending) {
+      const std::string& id = entry.first;
+      if (budget <= 0) break;
+      // The blob store is thread-safe: no replica lock while reading.
+      auto bytes = replica_.blob_store().Get(id);
+      if (!bytes) {
+        if (!local_error) {
+          local_error = bytes.error().WithContext("sync blob " + id);
+        }
+        continue;
+      }
+      const std::string target = "/api/v1/blobs/" + id;
+      const std::uint64_t size = bytes->size();
+      --budget;
+      ++run.counts.blob_requests;
+      auto head = call(HttpRequest{"HEAD", target, {}, {}}, "sync blob status",
+                       404);
+      if (!head) return Fail(head.error());
+      bool done = head->status == 200;
+      std::uint64_t offset = UploadOffset(*head).value_or(0);
+      const std::string_view held_total =
+          FindHeader(head->headers, "upload-length");
+      if (offset > size ||
+          (!held_total.empty() && held_total != std::to_string(size))) {
+        offset = 0;  // not an upload of these bytes: start afresh
+      }
+      while (!done && budget > 0) {
+        const std::uint64_t end =
+            std::min<std::uint64_t>(size, offset + options_.blob_chunk_bytes);
+        HttpRequest put{"PUT", target,
+                        {{"Content-Type", "application/octet-stream"}},
+                        std::string(reinterpret_cast<const char*>(
+                                        bytes->data() + offset),
+                                    end - offset)};
+        if (!(offset == 0 && end == size)) {
+          put.headers.emplace_back(
+              "Content-Range", "bytes " + std::to_string(offset) + "-" +
+                                   std::to_string(end - 1) + "/" +
+                                   std::to_string(size));
+        }
+        --budget;
+        ++run.counts.blob_requests;
+        run.counts.blob_bytes_sent += static_cast<std::int64_t>(end - offset);
+        auto answer = call(std::move(put), "sync blob upload", 409);
+        if (!answer) return Fail(answer.error());
+        if (answer->status == 200 || answer->status == 201) {
+          done = true;
+          break;
+        }
+        auto next = UploadOffset(*answer);
+        if (!next || *next > size) {
+          return Fail(ErrorCode::kCorruption,
+                      "sync blob upload: HTTP " +
+                          std::to_string(answer->status) +
+                          " without a usable Upload-Offset");
+        }
+        offset = *next;
+      }
+      if (!done) break;  // out of budget: the next step resumes
+      run.counts.uploaded_blobs += 1;
+      auto lock = LockReplica(run.replica_mutex);
+      if (Status s = DeleteState(db, std::string(kPendingBlobKeyPrefix) + id);
+          !s) {
+        return Fail(s.error().WithContext("sync blobs"));
+      }
+    }
+    if (local_error) return Fail(*local_error);
     return OkStatus();
   }();
 
   // --- Record the outcome ---
   const std::int64_t now_ms = ToMs(wall_.Now());
   std::optional<std::int64_t> pending;
+  std::optional<std::pair<std::int64_t, std::int64_t>> blobs;
   {
     auto lock = LockReplica(run.replica_mutex);
     Status stored = [&]() -> Status {
@@ -664,11 +845,16 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
     }();
     if (result && !stored) result = Fail(stored.error());
     if (auto count = CountUnpushed(db)) pending = *count;
+    if (auto count = CountPendingBlobs(db)) blobs = *count;
   }
 
   std::lock_guard<std::mutex> lock(state_mu_);
   state_.last_counts = std::move(run.counts);
   if (pending) state_.pending_changes = *pending;
+  if (blobs) {
+    state_.pending_blobs = blobs->first;
+    state_.pending_blob_bytes = blobs->second;
+  }
   if (run.skew_ms) {
     state_.clock_skew_ms = *run.skew_ms;
     state_.clock_skew_warning = run.skew_warning;

@@ -72,6 +72,15 @@ class Merger {
 // their merged state is.
 Result<std::string> CanonicalStateHash(Database& db);
 
+// CanonicalStateHash restricted to one site: the replicated rows whose
+// site_id is `site_id`, and the tombstones and conflicts about those rows.
+// A clinic holds only its own site's rows, so it converges with the central
+// store exactly when its whole-database hash equals the central store's
+// hash for its site. Equal to CanonicalStateHash on a database that holds
+// only rows of `site_id`.
+Result<std::string> CanonicalSiteStateHash(Database& db,
+                                           std::string_view site_id);
+
 }  // namespace pulse::engine
 
 #endif  // PULSE_ENGINE_MERGE_H_

@@ -4,8 +4,9 @@
 // SyncTransport (curl_transport.h in the product, a fake in tests).
 //
 // The unit of work is SyncOnce(): one bounded step (log in if needed, push
-// until the outbox is empty, pull until the server has nothing more, each
-// within Options::max_steps requests) that returns a Status. Start()/Stop()
+// until the outbox is empty, pull until the server has nothing more, then
+// upload the blobs the server asked for, each within Options::max_steps
+// requests) that returns a Status. Start()/Stop()
 // wrap it in a timer loop with capped exponential backoff and full jitter
 // on failure. The states, transitions and crash-safety argument are the
 // comment block at the top of sync_client.cc.
@@ -18,6 +19,11 @@
 //  * The pull cursor is stored in the transaction that applies the page it
 //    ends, so a crash never skips a page (and at worst re-applies one,
 //    which the merge ignores).
+//  * Metadata before blobs: blobs are uploaded only after the push and
+//    pull of the step. The blobs a push answer names are stored as pending
+//    in the transaction that marks the batch pushed; each upload starts
+//    with a HEAD that tells how much the server holds, so a dropped link
+//    or a killed process resends at most one chunk (blob_chunk_bytes).
 //  * Nothing is logged; errors carry the server's problem detail (which
 //    holds no patient data, sync_protocol.h) and never the password or the
 //    token.
@@ -26,6 +32,7 @@
 //   change_log.batch_id / pushed_at_ms   the outbox and its batches
 //   sync_state 'pull_cursor'             next_cursor of the last page applied
 //   sync_state 'hlc_high_water'          raised to every pulled stamp
+//   sync_state 'blob_pending:<sha256>'   blobs still to upload (size)
 //   sync_state 'last_sync_ok_ms', 'last_sync_error'
 //                                        for GetState() after a restart and
 //                                        for `clinicctl status`
@@ -67,6 +74,12 @@ namespace pulse::engine {
 inline constexpr std::string_view kPullCursorKey = "pull_cursor";
 inline constexpr std::string_view kLastSyncOkKey = "last_sync_ok_ms";
 inline constexpr std::string_view kLastSyncErrorKey = "last_sync_error";
+// A blob the server asked for and has not confirmed yet: key = this prefix
+// + its 64-hex id, value = its size in bytes (0 if unknown locally).
+inline constexpr std::string_view kPendingBlobKeyPrefix = "blob_pending:";
+
+// The server's limit on one blob PUT chunk (docs/sync_protocol.md "Blobs").
+inline constexpr std::size_t kMaxBlobChunkBytes = std::size_t{8} << 20;
 
 // Where the loop stands (see the state diagram in sync_client.cc). Stable
 // numeric values.
@@ -89,8 +102,11 @@ struct SyncCounts {
   std::int64_t applied = 0;         // of those, new to this replica
   std::int64_t pull_pages = 0;
   std::int64_t server_conflicts = 0;
-  // Blobs the server asked for (not uploaded yet: see sync_client.cc).
+  // Blobs the push answers asked for (recorded as pending, then uploaded).
   std::vector<std::string> missing_blobs;
+  std::int64_t uploaded_blobs = 0;    // blobs the server now confirms
+  std::int64_t blob_bytes_sent = 0;   // PUT body bytes, resends included
+  std::int64_t blob_requests = 0;     // HEAD + PUT requests
 };
 
 // A snapshot for the UI's status bar. Holds no patient data and no secret.
@@ -100,6 +116,9 @@ struct SyncState {
   bool online = false;
   // Local changes the server has not acknowledged (batched or not).
   std::int64_t pending_changes = 0;
+  // Blobs the server asked for and has not confirmed, and their bytes.
+  std::int64_t pending_blobs = 0;
+  std::int64_t pending_blob_bytes = 0;
   // Wall-clock time of the last successful SyncOnce(), Unix ms (persisted).
   std::optional<std::int64_t> last_success_ms;
   // The last failure's text ("" after a success).
@@ -126,9 +145,13 @@ struct SyncClientOptions {
   std::size_t push_batch_size = 1000;
   // Changes per pull page. REQUIRES: 1..sync::kMaxPullLimit.
   int pull_limit = sync::kDefaultPullLimit;
-  // Requests SyncOnce() makes at most for pushing, and again for pulling;
-  // what is left waits for the next step. REQUIRES: >= 1.
+  // Requests SyncOnce() makes at most for pushing, again for pulling, and
+  // again for blob uploads (HEAD + PUT); what is left waits for the next
+  // step. REQUIRES: >= 1.
   int max_steps = 100;
+  // Bytes per blob PUT chunk: a dropped link resends at most this much.
+  // REQUIRES: 1..kMaxBlobChunkBytes.
+  std::size_t blob_chunk_bytes = kMaxBlobChunkBytes;
 
   // The loop: SyncOnce every `interval` after a success; 0 disables the
   // loop (Start() then does nothing; tests and tools call SyncOnce).
@@ -180,7 +203,11 @@ class SyncClient {
   //  kInvalidArgument   another 4xx (the batch stays assigned and is resent
   //                     unchanged next time)
   //  kCorruption        a 2xx body that does not decode, or a pulled
-  //                     change that is invalid or stamped beyond the clock
+  //                     change that is invalid or stamped beyond the clock,
+  //                     or a pending blob damaged in the local blob store
+  //  kNotFound          a pending blob missing from the local blob store
+  //                     (the other blobs are still uploaded; it stays
+  //                     pending)
   //  the replica's own errors (database)
   // REQUIRES: the caller owns the replica's writer (see thread-safety).
   Status SyncOnce();

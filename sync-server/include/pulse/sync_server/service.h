@@ -11,6 +11,9 @@
 //   POST /api/v1/sync/push        PushRequest -> PushResponse (clinic staff)
 //   GET  /api/v1/sync/pull        ?cursor&limit&protocol_version&
 //                                 schema_version -> PullResponse (clinic staff)
+//   GET|HEAD|PUT /api/v1/blobs/{sha256}
+//                                 blob download / upload status / resumable
+//                                 upload (blob_handlers.cc)
 // Every error is problem+json (RFC 9457, sync::Problem). Every call but
 // login, healthz and metrics needs "Authorization: Bearer <64 hex>".
 //
@@ -30,12 +33,16 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "pulse/engine/clock.h"
 #include "pulse/engine/hlc.h"
 #include "pulse/engine/password.h"
+#include "pulse/sync_server/admin_store.h"
+#include "pulse/sync_server/audit_trail.h"
+#include "pulse/sync_server/central_blob_store.h"
 #include "pulse/sync_server/central_store.h"
 #include "pulse/sync_server/http_message.h"
 #include "pulse/sync_server/metrics.h"
@@ -59,6 +66,18 @@ inline constexpr int kOldestClinicSchemaVersion =
 struct ServiceOptions {
   // Not owned; must outlive the service. REQUIRES: non-null.
   CentralStore* store = nullptr;
+  // Not owned; must outlive the service and be thread-safe. Null: the blob
+  // routes answer 503 (blob storage not configured).
+  CentralBlobStore* blobs = nullptr;
+  // Not owned; must outlive the service and be thread-safe. Null: the admin
+  // routes answer 503 (admin store not configured).
+  AdminStore* admin = nullptr;
+  // Not owned; must outlive the service and be thread-safe. Where Audit()
+  // appends events and the audit routes read. Null: audit is not
+  // configured — events are not recorded and the audit routes answer 503
+  // (only for tests of unrelated handlers; the server binary always passes
+  // a SqlcipherAuditTrail).
+  AuditTrail* audit = nullptr;
   // Not owned; must be thread-safe. Null: engine::SystemClock().
   engine::Clock* clock = nullptr;
 
@@ -122,6 +141,32 @@ class SyncService {
   Response HandleLogout(const Request& request, Context& ctx);
   Response HandlePush(const Request& request, Context& ctx);
   Response HandlePull(const Request& request, Context& ctx);
+  // Route families (Dispatch's kFamilies), one file each.
+  // (route family declarations go here)
+  // /api/v1/audit/...: events, chain status and verification, checkpoints
+  // (audit_handlers.cc; docs/sync_protocol.md "Audit API"). Auditors only.
+  Response HandleAudit(const Request& request, Context& ctx);
+  // /api/v1/blobs/{sha256}: GET, HEAD, PUT (blob_handlers.cc).
+  Response HandleBlobs(const Request& request, Context& ctx);
+  // /api/v1/admin/...: sites, patients, recordings, conflicts, users,
+  // devices (admin_handlers.cc; docs/sync_protocol.md "Admin API").
+  Response HandleAdmin(const Request& request, Context& ctx);
+
+  // Appends the audit event (DESIGN.md §6) for what the caller of `request`
+  // (ctx's authenticated user, if any) did. A handler that reads or writes
+  // patient data calls it before answering and fails closed (500) when it
+  // fails: an access that cannot be recorded does not happen.
+  // Implemented in server_audit.cc.
+  struct AuditNote;
+  Status Audit(const Request& request, const Context& ctx,
+               const AuditNote& note);
+  // Audits a 401/403 (permission_denied, outcome denied) on `object_type`;
+  // a failure to record it is logged (the request is refused anyway).
+  void AuditDenial(const Request& request, const Context& ctx,
+                   std::string_view object_type,
+                   std::optional<std::string> object_id = std::nullopt);
+  // The audit trail's counters in Prometheus text, appended to /metrics.
+  std::string AuditMetricsText() const;
   // The session behind the bearer token, or the 401/500 to answer.
   Result<Auth> Authenticate(const Request& request, Context& ctx,
                             Response* error);

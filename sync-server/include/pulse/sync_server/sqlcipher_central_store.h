@@ -15,12 +15,24 @@
 // Thread-safety: all CentralStore methods are safe from any thread; writes
 // are serialised on one writer connection (mutex), reads use a pool of
 // reader connections (WAL).
+//
+// Group commit. The store's own writes (IngestBatch, sessions,
+// NoteSiteSync) queue; the caller at the head of the queue becomes the
+// leader and applies the waiting writes in one transaction, each inside its
+// own SAVEPOINT so that a refused batch is rolled back alone, then commits
+// once (one WAL fsync for the group) and hands every waiter its own answer.
+// No caller is answered before the commit that holds its write.
+//
+// Durability: the writer runs WAL with synchronous = FULL (database.h):
+// every commit fsyncs the WAL before any caller in its group is answered,
+// so a push answered 200 survives a power cut.
 #ifndef PULSE_SYNC_SERVER_SQLCIPHER_CENTRAL_STORE_H_
 #define PULSE_SYNC_SERVER_SQLCIPHER_CENTRAL_STORE_H_
 
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -43,6 +55,9 @@ struct CentralStoreOptions {
   engine::PasswordHashCost password_cost;
   // Reader connections for pulls and session lookups.
   int readers = 4;
+  // false: every write commits on its own (one fsync each), as before group
+  // commit; for measuring what grouping buys (docs/performance.md).
+  bool group_commit = true;
   // Null: SystemClock(). Must outlive the store and be thread-safe.
   engine::Clock* wall_clock = nullptr;
 };
@@ -113,12 +128,24 @@ class SqlcipherCentralStore final : public CentralStore {
   State& state() { return *state_; }
 
  private:
+  // The group-commit queue and the writer's cached statements (defined in
+  // sqlcipher_central_store.cc).
+  struct Writer;
+  struct WriteOp;
+
   explicit SqlcipherCentralStore(std::unique_ptr<State> state);
+  // Queues `op`, applies it in a group (see the file comment) and returns
+  // its own status once the group is committed or refused.
+  Status RunGrouped(WriteOp& op);
+  // The leader's part: applies `group` (the queue's head) under
+  // writer_mutex and sets each op's status.
+  void ApplyGroup(std::span<WriteOp* const> group);
   // Migrates the central schema on an open replica and builds the store.
   static Result<std::unique_ptr<SqlcipherCentralStore>> Build(
       std::unique_ptr<engine::ClinicReplica> replica,
       const CentralStoreOptions& options);
   std::unique_ptr<State> state_;
+  std::unique_ptr<Writer> writer_;
 };
 
 }  // namespace pulse::sync_server
