@@ -335,6 +335,8 @@ Response SyncService::HandleBlobs(const Request& request, Context& ctx) {
       Response r;
       SetOffset(r, (*found)->size);
       r.headers.emplace_back("Upload-Length", std::to_string((*found)->size));
+      r.content_type = "application/octet-stream";
+      r.head_content_length = (*found)->size;
       return r;
     }
     Response r = ProblemResponse(404, "not-found",

@@ -237,7 +237,10 @@ class HttpSession : public Connection {
     res_.keep_alive(keep_alive && !shutdown_ &&
                     !server_.stopping_flag.load());
     res_.prepare_payload();
-    if (head) res_.body().clear();  // Content-Length stays as for GET
+    if (head) {
+      res_.body().clear();  // Content-Length stays as for GET
+      if (r.head_content_length) res_.content_length(*r.head_content_length);
+    }
     const bool close = !res_.keep_alive();
     http::async_write(
         derived().stream(), res_,

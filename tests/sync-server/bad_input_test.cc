@@ -23,7 +23,9 @@
 #include "pulse/engine/uuid.h"
 #include "pulse/sync_server/http_server.h"
 #include "pulse/sync_server/service.h"
+#include "pulse/sync_server/sqlcipher_blob_store.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
+#include "pulse/engine/blob_store.h"
 #include "support/temp_dir.h"
 
 namespace pulse::sync_server {
@@ -43,6 +45,7 @@ struct Answer {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::string content_length;
 };
 
 class BadInputTest : public ::testing::Test {
@@ -73,8 +76,10 @@ class BadInputTest : public ::testing::Test {
     ASSERT_TRUE(clinic) << clinic.error().ToString();
     clinic_ = std::move(*clinic);
 
+    blobs_ = std::make_unique<SqlcipherBlobStore>(*store_);
     ServiceOptions so;
     so.store = store_.get();
+    so.blobs = blobs_.get();
     so.dummy_hash_cost = engine::kTestPasswordHashCost;
     so.log_sink = [](std::string_view line) {
       if (std::getenv("BAD_INPUT_LOG")) fprintf(stderr, "%s\n", std::string(line).c_str());
@@ -95,6 +100,7 @@ class BadInputTest : public ::testing::Test {
     EXPECT_TRUE(server_->Stop());
     server_.reset();
     service_.reset();
+    blobs_.reset();
     store_.reset();
     clinic_.reset();
     fs::remove_all(root_);
@@ -126,6 +132,7 @@ class BadInputTest : public ::testing::Test {
     }
     req.body() = std::move(body);
     req.prepare_payload();
+    head_request_ = method == "HEAD";
     return Exchange(socket, [&] { http::write(socket, req); });
   }
 
@@ -133,10 +140,11 @@ class BadInputTest : public ::testing::Test {
   Answer SendRaw(const std::string& bytes) {
     tcp::socket socket(ioc_);
     socket.connect({net::ip::make_address("127.0.0.1"), server_->port()});
+    head_request_ = false;
     return Exchange(socket, [&] { net::write(socket, net::buffer(bytes)); });
   }
 
-  static Answer Exchange(tcp::socket& socket, const std::function<void()>& write) {
+  Answer Exchange(tcp::socket& socket, const std::function<void()>& write) {
     beast::error_code ec;
     try {
       write();
@@ -145,12 +153,15 @@ class BadInputTest : public ::testing::Test {
       // written; the answer is still there to read.
     }
     beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(socket, buffer, res, ec);
-    if (ec) return Answer{0, "", ec.message()};
+    http::response_parser<http::string_body> parser;
+    parser.skip(head_request_);  // a HEAD answer has no body to read
+    http::read(socket, buffer, parser, ec);
+    if (ec) return Answer{0, "", ec.message(), ""};
+    auto res = parser.release();
     return Answer{static_cast<int>(res.result_int()),
                   std::string(res[http::field::content_type]),
-                  std::move(res.body())};
+                  std::move(res.body()),
+                  std::string(res[http::field::content_length])};
   }
 
   // `n` new patients written at the clinic: what a normal push carries.
@@ -213,11 +224,13 @@ class BadInputTest : public ::testing::Test {
   fs::path root_;
   net::io_context ioc_;
   std::unique_ptr<SqlcipherCentralStore> store_;
+  std::unique_ptr<SqlcipherBlobStore> blobs_;
   std::unique_ptr<engine::ClinicReplica> clinic_;
   std::unique_ptr<SyncService> service_;
   std::unique_ptr<HttpServer> server_;
   std::string site_, other_site_, user_id_, token_;
   int mrn_ = 0;
+  bool head_request_ = false;
 };
 
 TEST_F(BadInputTest, MalformedBodiesAre400AndStoreNothing) {
@@ -366,6 +379,39 @@ TEST_F(BadInputTest, BrokenHttpGetsTransportErrors) {
   before = Hash();
   ExpectRefused(Send("GET", "/api/v1/sync/pull?curser=1"), 400, before,
                 "misspelt parameter");
+}
+
+TEST_F(BadInputTest, BlobsWithWrongBytesOrTrickNamesStoreNothing) {
+  const std::string bytes = "segment bytes of a twelve-lead recording";
+  const std::string id = engine::BlobIdOf(std::span(
+      reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  const std::vector<std::pair<std::string, std::string>> octets = {
+      {"Content-Type", "application/octet-stream"}};
+  std::string before = Hash();
+  // Bytes that do not hash to the name: refused, and nothing held.
+  ExpectRefused(Send("PUT", "/api/v1/blobs/" + id, bytes + "!", octets), 422,
+                before, "bytes not matching the hash");
+  EXPECT_EQ(Send("HEAD", "/api/v1/blobs/" + id).status, 404);
+  // Names that are not a lower-case SHA-256: never a path.
+  for (const std::string& trick :
+       {std::string("../../etc/passwd"), std::string("%2e%2e%2fkey"),
+        id.substr(0, 63), id + "0", id + "/..", id + ".tmp",
+        std::string(64, 'A')}) {
+    before = Hash();
+    const Answer a = Send("PUT", "/api/v1/blobs/" + trick, bytes, octets);
+    EXPECT_TRUE(a.status == 400 || a.status == 404) << trick << ": " << a.body;
+    ExpectRefused(a, a.status, before, "blob name " + trick);
+  }
+  // The right bytes land; HEAD over HTTP tells the size as GET would.
+  Answer put = Send("PUT", "/api/v1/blobs/" + id, bytes, octets);
+  ASSERT_EQ(put.status, 201) << put.body;
+  Answer head = Send("HEAD", "/api/v1/blobs/" + id);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.content_length, std::to_string(bytes.size()));
+  Answer get = Send("GET", "/api/v1/blobs/" + id);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, bytes);
+  EXPECT_EQ(get.content_length, std::to_string(bytes.size()));
 }
 
 }  // namespace

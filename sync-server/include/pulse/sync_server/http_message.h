@@ -9,6 +9,7 @@
 #ifndef PULSE_SYNC_SERVER_HTTP_MESSAGE_H_
 #define PULSE_SYNC_SERVER_HTTP_MESSAGE_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,9 @@ struct Response {
   std::string content_type;  // empty when there is no body
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+  // For an answer to HEAD: the Content-Length the GET would have (the
+  // body itself is empty). Unset: the length of `body`.
+  std::optional<std::uint64_t> head_content_length;
 
   // For the access log and metrics only, never sent: the route template
   // that matched ("(unmatched)" for a 404), and the authenticated user id
