@@ -19,16 +19,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <condition_variable>
-#include <deque>
-#include <functional>
 #include <initializer_list>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -281,81 +276,6 @@ struct FieldReader {
   }
 };
 
-// A fixed set of threads that run the audit appends of one page at the
-// same time, so that the audit trail's group commit puts them in one or two
-// transactions instead of one each. Threads are started once (creating 50
-// per request costs more CPU than the search itself) and live until exit;
-// a batch append in the AuditTrail interface would make this unnecessary.
-class AuditFanOut {
- public:
-  static constexpr std::size_t kThreads = 64;
-
-  static AuditFanOut& Instance() {
-    static AuditFanOut pool(kThreads);
-    return pool;
-  }
-
-  // Runs fn(0) .. fn(n - 1) on the pool and returns when all have
-  // returned. REQUIRES: not called from a pool thread; fn does not throw.
-  void Run(std::size_t n, const std::function<void(std::size_t)>& fn) {
-    std::mutex done_mu;
-    std::condition_variable done_cv;
-    std::size_t remaining = n;
-    {
-      std::lock_guard lock(mu_);
-      for (std::size_t i = 0; i < n; ++i) {
-        tasks_.push_back([&, i] {
-          fn(i);
-          // Notified under the lock: once `remaining` is 0 and the lock is
-          // released, Run may return and destroy done_cv.
-          std::lock_guard done(done_mu);
-          if (--remaining == 0) done_cv.notify_one();
-        });
-      }
-    }
-    cv_.notify_all();
-    std::unique_lock lock(done_mu);
-    done_cv.wait(lock, [&] { return remaining == 0; });
-  }
-
-  AuditFanOut(const AuditFanOut&) = delete;
-  AuditFanOut& operator=(const AuditFanOut&) = delete;
-
- private:
-  explicit AuditFanOut(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) {
-      workers_.emplace_back([this] { Loop(); });
-    }
-  }
-  ~AuditFanOut() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
-  }
-  void Loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
-
 }  // namespace
 
 Response SyncService::HandleAdmin(const Request& request, Context& ctx) {
@@ -499,11 +419,10 @@ Response SyncService::HandleAdmin(const Request& request, Context& ctx) {
     note.patient = std::move(patient);
     return Audit(request, ctx, note);
   };
-  // The `view` events of one page, appended concurrently (AuditFanOut):
-  // the audit trail group-commits concurrent appends into one transaction
-  // (one fsync), where 50 appends in a row would cost 50 (about 8 ms each
-  // on a disk that syncs). Fails closed: the page is withheld unless every
-  // event was recorded.
+  // The `view` events of one page go to the trail in one AppendAll: one
+  // transaction (one fsync), where 50 appends in a row would cost 50
+  // (about 8 ms each on a disk that syncs). Fails closed: the page is
+  // withheld unless every event was recorded.
   std::vector<AuditNote> views;
   auto view = [&](std::string type, std::string id,
                   std::optional<std::string> patient) {
@@ -515,19 +434,7 @@ Response SyncService::HandleAdmin(const Request& request, Context& ctx) {
     views.push_back(std::move(note));
   };
   auto audit_views = [&]() -> Status {
-    if (views.size() == 1) return Audit(request, ctx, views.front());
-    std::vector<Status> results(views.size(), OkStatus());
-    AuditFanOut::Instance().Run(views.size(), [&](std::size_t i) {
-      try {
-        results[i] = Audit(request, ctx, views[i]);
-      } catch (...) {  // a pool thread must not die (std::terminate)
-        results[i] = Fail(ErrorCode::kIoError, "audit: append threw");
-      }
-    });
-    for (Status& s : results) {
-      if (!s) return std::move(s);
-    }
-    return OkStatus();
+    return AuditAll(request, ctx, views);
   };
 
   const bool is_get = request.method == "GET";

@@ -31,32 +31,42 @@ std::string LowerPeer(std::string_view peer) {
 
 Status SyncService::Audit(const Request& request, const Context& ctx,
                           const AuditNote& note) {
-  AuditRecord record;
-  if (note.actor && note.actor_role) {
-    record.actor = note.actor;
-    record.role = note.actor_role;
-  } else if (!ctx.user_id.empty() && ctx.role) {
-    record.actor = ctx.user_id;
-    record.role = ctx.role;
-  }
-  if (record.actor && !engine::IsCanonicalUuid(*record.actor)) {
-    record.actor.reset();
-    record.role.reset();
-  }
-  record.action = note.action;
-  record.object_type = note.object_type;
-  record.object_id = UuidOrNull(note.object_id);
-  record.patient = UuidOrNull(note.patient);
-  record.outcome = note.outcome;
-  record.peer = LowerPeer(request.peer);
+  return AuditAll(request, ctx, std::span<const AuditNote>(&note, 1));
+}
+
+Status SyncService::AuditAll(const Request& request, const Context& ctx,
+                             std::span<const AuditNote> notes) {
   // No trail configured (tests of unrelated handlers): nothing to record.
   // The server binary always configures one (main.cc).
-  if (options_.audit == nullptr) return OkStatus();
-  Status s = options_.audit->Append(record);
+  if (options_.audit == nullptr || notes.empty()) return OkStatus();
+  std::vector<AuditRecord> records;
+  records.reserve(notes.size());
+  for (const AuditNote& note : notes) {
+    AuditRecord& record = records.emplace_back();
+    if (note.actor && note.actor_role) {
+      record.actor = note.actor;
+      record.role = note.actor_role;
+    } else if (!ctx.user_id.empty() && ctx.role) {
+      record.actor = ctx.user_id;
+      record.role = ctx.role;
+    }
+    if (record.actor && !engine::IsCanonicalUuid(*record.actor)) {
+      record.actor.reset();
+      record.role.reset();
+    }
+    record.action = note.action;
+    record.object_type = note.object_type;
+    record.object_id = UuidOrNull(note.object_id);
+    record.patient = UuidOrNull(note.patient);
+    record.outcome = note.outcome;
+    record.peer = LowerPeer(request.peer);
+  }
+  Status s = options_.audit->AppendAll(records);
   if (!s) {
     // The store's message names SQL or a field, never bound values.
     LogEvent("error", "audit append failed", ctx,
-             {{"action", std::string(engine::AuditActionName(note.action))},
+             {{"action", std::string(engine::AuditActionName(notes[0].action))},
+              {"events", std::to_string(notes.size())},
               {"error", s.error().ToString()}});
   }
   return s;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <span>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -656,17 +657,31 @@ Result<std::unique_ptr<SqlcipherAuditTrail>> SqlcipherAuditTrail::Open(
 }
 
 Status SqlcipherAuditTrail::Append(const AuditRecord& record) {
+  return AppendAll(std::span<const AuditRecord>(&record, 1));
+}
+
+Status SqlcipherAuditTrail::AppendAll(std::span<const AuditRecord> records) {
+  if (records.empty()) return OkStatus();
   Impl& m = *impl_;
-  auto pending = std::make_shared<Pending>();
-  pending->record = record;
+  std::vector<std::shared_ptr<Pending>> mine;
+  mine.reserve(records.size());
+  for (const AuditRecord& r : records) {
+    auto pending = std::make_shared<Pending>();
+    pending->record = r;
+    mine.push_back(std::move(pending));
+  }
   std::unique_lock lock(m.mu);
-  m.queue.push_back(pending);
-  while (!pending->done) {
+  m.queue.insert(m.queue.end(), mine.begin(), mine.end());
+  auto all_done = [&] {
+    return std::all_of(mine.begin(), mine.end(),
+                       [](const auto& p) { return p->done; });
+  };
+  while (!all_done()) {
     if (m.flushing) {
       m.flushed.wait(lock);
       continue;
     }
-    // Leader: commit whatever is queued (this event and its neighbours').
+    // Leader: commit whatever is queued (these events and the neighbours').
     m.flushing = true;
     std::vector<std::shared_ptr<Pending>> batch;
     while (!m.queue.empty() &&
@@ -702,12 +717,18 @@ Status SqlcipherAuditTrail::Append(const AuditRecord& record) {
     m.flushing = false;
     m.flushed.notify_all();
   }
-  Status result = pending->status;
+  Status result = OkStatus();
+  for (const auto& p : mine) {
+    if (!p->status) {
+      result = p->status;
+      break;
+    }
+  }
   const bool due = result && m.CheckpointDueLocked(NowMs(m.clock));
   lock.unlock();
   if (due && !m.checkpointing.exchange(true)) {
     // A failed periodic checkpoint is retried after the next append; it
-    // never fails the request whose event is already durable.
+    // never fails the request whose events are already durable.
     (void)m.Checkpoint();
     m.checkpointing = false;
   }

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,6 +136,20 @@ class AuditTrail {
   // access it audits. kInvalidArgument naming the field for a record that
   // breaks the event rules (audit_chain.md §1.1).
   virtual Status Append(const AuditRecord& record) = 0;
+
+  // Appends every record of `records`, in order, and returns once all are
+  // committed, or the first error (some may then be committed: each event
+  // is durable on its own, and a caller that gets an error must not serve
+  // any of the accesses audited). One call is one wait: an implementation
+  // with group commit puts the whole span in as few transactions as its
+  // batch limit allows, where a loop of Append() pays one commit (one
+  // fsync) per record. This default is that loop.
+  virtual Status AppendAll(std::span<const AuditRecord> records) {
+    for (const AuditRecord& r : records) {
+      if (Status s = Append(r); !s) return s;
+    }
+    return OkStatus();
+  }
 
   // Verifies every audit record stored since the last check (all sites,
   // the central one included) against each site's stored head, and stores

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -160,6 +161,10 @@ class SyncService {
   struct AuditNote;
   Status Audit(const Request& request, const Context& ctx,
                const AuditNote& note);
+  // The events of `notes` in one wait (AuditTrail::AppendAll): a page of
+  // search results is one commit, not one per row shown.
+  Status AuditAll(const Request& request, const Context& ctx,
+                  std::span<const AuditNote> notes);
   // Audits a 401/403 (permission_denied, outcome denied) on `object_type`;
   // a failure to record it is logged (the request is refused anyway).
   void AuditDenial(const Request& request, const Context& ctx,

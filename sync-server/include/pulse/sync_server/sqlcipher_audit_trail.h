@@ -19,7 +19,9 @@
 // cost per event is two small inserts, not a transaction. Append() returns
 // only once its own event is durable; if the transaction fails, every
 // event in it gets the error (nothing of it is stored, no seq is skipped:
-// the head is read inside the transaction).
+// the head is read inside the transaction). AppendAll() queues all its
+// events at once and waits once, so the `view` events of a page of 50
+// patients share one transaction.
 //
 // Continuity. CheckContinuity() reads the audit_events rows inserted since
 // its watermark (rowid order: rows are never deleted), groups them by
@@ -73,6 +75,7 @@ class SqlcipherAuditTrail final : public AuditTrail {
   ~SqlcipherAuditTrail() override;
 
   Status Append(const AuditRecord& record) override;
+  Status AppendAll(std::span<const AuditRecord> records) override;
   Status CheckContinuity() override;
   Result<std::vector<ChainStatus>> ChainStatuses() override;
   Result<std::optional<ChainStatus>> SiteChainStatus(
