@@ -14,6 +14,7 @@
 #include <map>
 #include <span>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,8 @@ using engine::TransactionMode;
 constexpr std::string_view kNilUuid = "00000000-0000-0000-0000-000000000000";
 // Rows read per step of the continuity scan (bounds its memory).
 constexpr int kScanChunkRows = 4096;
+// How often the checkpointer looks at the clock when nothing wakes it.
+constexpr std::chrono::seconds kCheckpointPoll{1};
 
 std::int64_t NowMs(engine::Clock& clock) {
   return std::max<std::int64_t>(
@@ -200,7 +203,10 @@ struct SqlcipherAuditTrail::Impl {
   Impl(SqlcipherCentralStore::State& s, const SqlcipherAuditTrailOptions& o,
        engine::Clock& c)
       : state(s), options(o), clock(c) {}
-  ~Impl() { WipeBytes(secret_key); }
+  ~Impl() {
+    StopCheckpointer();
+    WipeBytes(secret_key);
+  }
 
   SqlcipherCentralStore::State& state;
   const SqlcipherAuditTrailOptions options;
@@ -221,6 +227,17 @@ struct SqlcipherAuditTrail::Impl {
   std::int64_t global_seq_seen = 0;
   AuditTrailStats stats;
   std::atomic<bool> checkpointing{false};
+
+  // The checkpointer thread (CheckpointLoop): woken by an append that
+  // made a checkpoint due, and at least every kCheckpointPoll so that the
+  // interval is honoured when nothing is appended (pushes alone grow the
+  // global log without an append). Under mu.
+  std::condition_variable checkpoint_wake;
+  bool checkpoint_requested = false;
+  bool stopping = false;
+  std::thread checkpointer;
+  void CheckpointLoop();
+  void StopCheckpointer();
 
   // Commits `batch` in one transaction; sets each item's status (an
   // invalid record fails alone). Returns the transaction's error.
@@ -319,6 +336,50 @@ Status SqlcipherAuditTrail::Impl::Flush(
   if (Status s = txn->Commit(); !s) return s;
   *global_seq = *gseq;
   return OkStatus();
+}
+
+void SqlcipherAuditTrail::Impl::CheckpointLoop() {
+  std::unique_lock lock(mu);
+  for (;;) {
+    checkpoint_wake.wait_for(lock, kCheckpointPoll, [&] {
+      return stopping || checkpoint_requested;
+    });
+    if (stopping) return;
+    checkpoint_requested = false;
+    lock.unlock();
+    // Pushes add to global_log without passing through Append: read how
+    // far it has grown, so the interval covers them too.
+    std::optional<std::int64_t> gmax;
+    {
+      SqlcipherCentralStore::State::ReaderLease lease(state);
+      if (auto g = ScalarInt(lease.db(), "SELECT max(seq) FROM global_log")) {
+        gmax = *g;
+      }
+    }
+    lock.lock();
+    if (gmax) global_seq_seen = std::max(global_seq_seen, *gmax);
+    if (!CheckpointDueLocked(NowMs(clock))) continue;
+    lock.unlock();
+    // A failed checkpoint is retried at the next wake; the events it
+    // would cover are durable already.
+    if (!checkpointing.exchange(true)) {
+      try {
+        (void)Checkpoint();
+      } catch (...) {  // this thread must not die (std::terminate)
+      }
+      checkpointing = false;
+    }
+    lock.lock();
+  }
+}
+
+void SqlcipherAuditTrail::Impl::StopCheckpointer() {
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  checkpoint_wake.notify_all();
+  if (checkpointer.joinable()) checkpointer.join();
 }
 
 bool SqlcipherAuditTrail::Impl::CheckpointDueLocked(std::int64_t now_ms) const {
@@ -473,6 +534,14 @@ Status SqlcipherAuditTrail::Impl::Scan() {
 }
 
 Result<AuditCheckpoint> SqlcipherAuditTrail::Impl::Checkpoint() {
+  // Central events counted so far are covered by this checkpoint; ones
+  // appended while it is made may be too, and are counted again towards
+  // the next (early rather than late).
+  std::int64_t covered = 0;
+  {
+    std::lock_guard l(mu);
+    covered = central_since_checkpoint;
+  }
   if (Status s = Scan(); !s) return Fail(s.error());
   std::lock_guard lock(state.writer_mutex);
   Database& db = state.replica->database();
@@ -563,7 +632,7 @@ Result<AuditCheckpoint> SqlcipherAuditTrail::Impl::Checkpoint() {
     std::lock_guard l(mu);
     last_checkpoint_global_seq = st.global_seq;
     last_checkpoint_ms = st.time_ms;
-    central_since_checkpoint = 0;
+    central_since_checkpoint -= covered;
     ++stats.checkpoints_made;
   }
   return out;
@@ -652,6 +721,8 @@ Result<std::unique_ptr<SqlcipherAuditTrail>> SqlcipherAuditTrail::Open(
       db, "SELECT count(*) FROM audit_chain_status WHERE broken_seq IS NOT NULL");
   if (!broken) return Fail(broken.error());
   impl->stats.sites_broken = *broken;
+  Impl* m = impl.get();
+  m->checkpointer = std::thread([m] { m->CheckpointLoop(); });
   return std::unique_ptr<SqlcipherAuditTrail>(
       new SqlcipherAuditTrail(std::move(impl)));
 }
@@ -724,13 +795,11 @@ Status SqlcipherAuditTrail::AppendAll(std::span<const AuditRecord> records) {
       break;
     }
   }
-  const bool due = result && m.CheckpointDueLocked(NowMs(m.clock));
-  lock.unlock();
-  if (due && !m.checkpointing.exchange(true)) {
-    // A failed periodic checkpoint is retried after the next append; it
-    // never fails the request whose events are already durable.
-    (void)m.Checkpoint();
-    m.checkpointing = false;
+  // The checkpoint is the checkpointer thread's work, never the request's:
+  // signing and the continuity scan would add their time to this answer.
+  if (result && m.CheckpointDueLocked(NowMs(m.clock))) {
+    m.checkpoint_requested = true;
+    m.checkpoint_wake.notify_one();
   }
   return result;
 }

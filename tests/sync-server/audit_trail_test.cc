@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "pulse/sync_server/audit_checkpoint.h"
+#include "support/manual_clock.h"
 #include "sync-server/audit_fixture.h"
 
 namespace pulse::sync_server::testing {
@@ -25,7 +26,12 @@ std::vector<AuditEvent> WithAction(const std::vector<AuditEvent>& events,
   return out;
 }
 
-class AuditTrailTest : public AuditServerTest {};
+class AuditTrailTest : public AuditServerTest {
+ protected:
+  Result<std::vector<AuditCheckpoint>> Checkpoints() {
+    return trail_->Checkpoints(0, 100);
+  }
+};
 
 TEST_F(AuditTrailTest, LoginOkAndFailedAreRecordedWithoutPasswords) {
   const std::string token = Login("amina.k");
@@ -304,15 +310,76 @@ TEST_F(AuditTrailTest, CheckpointsAreMadeEveryNEntries) {
   SqlcipherAuditTrailOptions o;
   o.checkpoint_every = 5;
   OpenService(o);
-  for (int i = 0; i < 12; ++i) {
-    AuditRecord r;
-    r.object_type = "session";
-    ASSERT_TRUE(trail_->Append(r));
+  auto append = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      AuditRecord r;
+      r.object_type = "session";
+      ASSERT_TRUE(trail_->Append(r));
+    }
+  };
+  // The checkpointer thread makes them, not the appends' callers: wait.
+  auto wait_for = [&](std::size_t n) {
+    Result<std::vector<AuditCheckpoint>> list = Checkpoints();
+    for (int waited = 0; list && list->size() < n && waited < 200; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      list = Checkpoints();
+    }
+    return list;
+  };
+  // The fixture's users and site are global_log entries: checkpoint them
+  // first, so that only the appends below count.
+  // (The checkpointer may have made one of them already: count from here.)
+  ASSERT_TRUE(trail_->MakeCheckpoint());
+  auto base = Checkpoints();
+  ASSERT_TRUE(base);
+  const std::size_t made = base->size();
+  append(5);
+  auto first = wait_for(made + 1);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), made + 1);
+  append(4);  // one short of the next
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto still = Checkpoints();
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->size(), made + 1) << "made before 5 new entries";
+  append(1);
+  auto second = wait_for(made + 2);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->size(), made + 2);
+  EXPECT_EQ(trail_->Stats().checkpoints_made, second->size());
+}
+
+TEST_F(AuditTrailTest, ACheckpointIsMadeWhenTheIntervalPassesWithoutAppends) {
+  pulse::testing::ManualClock clock;
+  clock.SetMs(1'800'000'000'000);
+  SqlcipherAuditTrailOptions o;
+  o.clock = &clock;
+  o.checkpoint_every = 0;  // by time only
+  o.checkpoint_interval = std::chrono::seconds(60);
+  OpenService(o);
+  const std::string token = Login("amina.k");
+  ClinicAuditEvents(2);
+  ASSERT_EQ(Push(token, TakeClinicAuditEntries()).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto none = Checkpoints();
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty()) << "made before the interval passed";
+  // Nothing else is appended: the clock alone makes it due.
+  clock.AdvanceMs(61'000);
+  Result<std::vector<AuditCheckpoint>> list = Checkpoints();
+  for (int waited = 0; list && list->empty() && waited < 100; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    list = Checkpoints();
   }
-  auto list = trail_->Checkpoints(0, 100);
   ASSERT_TRUE(list);
-  EXPECT_GE(list->size(), 2u);
-  EXPECT_EQ(trail_->Stats().checkpoints_made, list->size());
+  ASSERT_EQ(list->size(), 1u);
+  auto statement = DecodeCheckpointStatement(list->front().statement);
+  ASSERT_TRUE(statement);
+  bool saw_site = false;
+  for (const CheckpointSiteHead& h : statement->sites) {
+    saw_site = saw_site || (h.site == site_ && h.seq == 2);
+  }
+  EXPECT_TRUE(saw_site) << "the pushed chain's head is covered";
 }
 
 TEST_F(AuditTrailTest, TheSigningKeySurvivesReopening) {

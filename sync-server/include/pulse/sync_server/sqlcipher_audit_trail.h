@@ -32,10 +32,12 @@
 // Checkpoints. An Ed25519 key pair is generated at the first Open() and
 // kept in audit_signing_keys inside the encrypted database; the secret key
 // is held in memory only while the trail lives and is never logged or
-// returned. A checkpoint (audit_checkpoint.h) is made on demand, and after
-// an Append() once `checkpoint_every` new entries (global_log rows +
-// central events) have accumulated or `checkpoint_interval` has passed
-// with at least one.
+// returned. A checkpoint (audit_checkpoint.h) is made on demand, and by
+// the trail's own checkpointer thread once `checkpoint_every` new entries
+// (global_log rows + central events) have accumulated (an Append() that
+// makes it due wakes the thread) or `checkpoint_interval` has passed with
+// at least one (the thread looks every second, appends or not). No
+// request waits for a periodic checkpoint.
 //
 // Thread-safety: all methods are safe from any thread. REQUIRES: the store
 // outlives the trail.
@@ -60,7 +62,7 @@ struct SqlcipherAuditTrailOptions {
   // New entries (global_log rows + central events) that trigger a
   // checkpoint; 0: never by count.
   std::int64_t checkpoint_every = 10'000;
-  // Time after which the next Append() makes a checkpoint if anything is
+  // Time after which the checkpointer makes a checkpoint if anything is
   // new; 0: never by time.
   std::chrono::seconds checkpoint_interval{std::chrono::minutes(10)};
 };
