@@ -597,12 +597,6 @@ struct Merger::Impl {
 Merger::Merger(Database& db) : impl_(std::make_unique<Impl>(db)) {}
 Merger::~Merger() = default;
 
-Result<bool> Merger::Apply(const ChangeEntry& entry) {
-  auto applied = impl_->Apply(entry);
-  if (!applied) return Fail(applied.error().WithContext("merge"));
-  return applied;
-}
-
 // Page cache for merging: SQLite's default (2 MB) is smaller than the
 // pages one batch of 1 000 mixed changes touches once the replica holds a
 // few tens of thousands of rows, and every miss is a pread and, keyed, a
@@ -624,11 +618,21 @@ Status RaiseCacheSize(Database& db) {
   return db.Execute("PRAGMA cache_size = -" + std::to_string(kMergeCacheKiB));
 }
 
-Result<std::size_t> Merger::ApplyBatch(std::span<const ChangeEntry> entries) {
+Result<bool> Merger::Apply(const ChangeEntry& entry) {
+  // Callers that batch entries in their own transaction (a pull page, an
+  // ingest group) need the merge cache as much as ApplyBatch does.
   if (!impl_->cache_raised) {
-    if (Status s = RaiseCacheSize(impl_->db); !s) return Fail(s.error());
+    if (Status s = RaiseCacheSize(impl_->db); !s) {
+      return Fail(s.error().WithContext("merge"));
+    }
     impl_->cache_raised = true;
   }
+  auto applied = impl_->Apply(entry);
+  if (!applied) return Fail(applied.error().WithContext("merge"));
+  return applied;
+}
+
+Result<std::size_t> Merger::ApplyBatch(std::span<const ChangeEntry> entries) {
   auto txn = impl_->db.Begin(TransactionMode::kImmediate);
   if (!txn) return Fail(txn.error());
   std::size_t fresh = 0;

@@ -89,6 +89,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 #include <limits>
 #include <random>
 #include <utility>
@@ -672,9 +673,14 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
       if (!stored) return Fail(stored.error());
       cursor = stored->value_or(0);
     }
-    for (int page = 0; page < options_.max_steps; ++page) {
+    // One page fetched, decoded and validated, not yet applied.
+    struct FetchedPage {
+      sync::PullResponse decoded;
+      Hlc page_max;
+    };
+    auto fetch = [&](std::int64_t from) -> Result<FetchedPage> {
       const std::string target =
-          "/api/v1/sync/pull?cursor=" + std::to_string(cursor) +
+          "/api/v1/sync/pull?cursor=" + std::to_string(from) +
           "&limit=" + std::to_string(options_.pull_limit) +
           "&protocol_version=" + std::to_string(sync::kProtocolVersion) +
           "&schema_version=" + std::to_string(schema_version);
@@ -685,14 +691,14 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
         return Fail(ErrorCode::kCorruption,
                     "sync pull: malformed answer: " + decoded.error().message());
       }
-      if (decoded->next_cursor < cursor) {
+      if (decoded->next_cursor < from) {
         return Fail(ErrorCode::kCorruption,
                     "sync pull: next_cursor " +
                         std::to_string(decoded->next_cursor) +
-                        " is behind the cursor sent, " + std::to_string(cursor));
+                        " is behind the cursor sent, " + std::to_string(from));
       }
       // Validate the whole page before touching the database.
-      Hlc page_max;
+      FetchedPage out;
       for (std::size_t i = 0; i < decoded->changes.size(); ++i) {
         const ChangeEntry& entry = decoded->changes[i];
         const std::string where = "sync pull: changes[" + std::to_string(i) + "]";
@@ -703,13 +709,30 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
           return Fail(ErrorCode::kCorruption,
                       where + ": hlc is beyond the clock's range");
         }
-        page_max = std::max(page_max, entry.hlc);
+        out.page_max = std::max(out.page_max, entry.hlc);
+      }
+      out.decoded = std::move(*decoded);
+      return out;
+    };
+    Result<FetchedPage> fetched = fetch(cursor);
+    for (int page = 0; page < options_.max_steps; ++page) {
+      if (!fetched) return Fail(fetched.error());
+      FetchedPage current = std::move(*fetched);
+      const sync::PullResponse& decoded = current.decoded;
+      const Hlc page_max = current.page_max;
+      // One page of look-ahead: the next page travels and is decoded while
+      // this one is applied. Only the cursor committed below counts, so a
+      // page fetched but never applied (error, kill) is simply fetched
+      // again. The future's destructor waits for the fetch on every return.
+      std::future<Result<FetchedPage>> ahead;
+      if (decoded.more && page + 1 < options_.max_steps) {
+        ahead = std::async(std::launch::async, fetch, decoded.next_cursor);
       }
       {
         auto lock = LockReplica(run.replica_mutex);
         auto txn = db.Begin(TransactionMode::kImmediate);
         if (!txn) return Fail(txn.error());
-        for (const ChangeEntry& entry : decoded->changes) {
+        for (const ChangeEntry& entry : decoded.changes) {
           auto applied = replica_.merger().Apply(entry);
           if (!applied) {
             return Fail(applied.error().WithContext("sync pull: applying " +
@@ -722,7 +745,7 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
         if (Status s = RaiseHlcHighWater(db, page_max); !s) {
           return Fail(s.error());
         }
-        if (Status s = WriteStateInt(db, kPullCursorKey, decoded->next_cursor);
+        if (Status s = WriteStateInt(db, kPullCursorKey, decoded.next_cursor);
             !s) {
           return Fail(s.error());
         }
@@ -736,10 +759,11 @@ Status SyncClient::Step(std::mutex* replica_mutex) {
       }
       run.counts.pull_pages += 1;
       run.counts.pulled_changes +=
-          static_cast<std::int64_t>(decoded->changes.size());
-      note_server_time(decoded->server_time_ms, false);
-      cursor = decoded->next_cursor;
-      if (!decoded->more) break;
+          static_cast<std::int64_t>(decoded.changes.size());
+      note_server_time(decoded.server_time_ms, false);
+      cursor = decoded.next_cursor;
+      if (!ahead.valid()) break;
+      fetched = ahead.get();
     }
 
     // --- Blobs ---
