@@ -215,34 +215,6 @@ constexpr std::string_view kOpenSql =
     "NOT EXISTS (SELECT 1 FROM conflict_resolutions r WHERE r.conflict_id = "
     "c.id AND r.deleted = 0)";
 
-// The patient a row of `table` belongs to (patients, recordings,
-// interpretations), if that is a well-formed id.
-Result<std::optional<std::string>> PatientOf(Database& db,
-                                             std::string_view table,
-                                             std::string_view row) {
-  std::string sql;
-  if (table == "patients") {
-    sql = "SELECT id FROM patients WHERE id = ?";
-  } else if (table == "recordings") {
-    sql = "SELECT patient_id FROM recordings WHERE id = ?";
-  } else if (table == "interpretations") {
-    sql =
-        "SELECT r.patient_id FROM interpretations i JOIN recordings r "
-        "ON r.id = i.recording_id WHERE i.id = ?";
-  } else {
-    return std::optional<std::string>();
-  }
-  auto stmt = db.Prepare(sql);
-  if (!stmt) return Fail(stmt.error());
-  if (Status s = stmt->BindText(1, row); !s) return Fail(s.error());
-  auto found = stmt->Step();
-  if (!found) return Fail(found.error());
-  std::optional<std::string> patient;
-  if (*found) patient = OptText(*stmt, 0);
-  if (patient && !engine::IsCanonicalUuid(*patient)) patient.reset();
-  return patient;
-}
-
 // True iff `site` is a live row of `sites`.
 Result<bool> SiteExists(Database& db, std::string_view site) {
   auto stmt = db.Prepare("SELECT 1 FROM sites WHERE id = ? AND deleted = 0");
@@ -765,7 +737,7 @@ Result<AdminConflictPage> SqlcipherAdminStore::ListConflicts(
       c.loser_value = nullptr;
       c.current_value = nullptr;
     }
-    auto patient = PatientOf(db, c.table, c.row);
+    auto patient = engine::PatientOfRow(db, c.table, c.row);
     if (!patient) return Fail(patient.error());
     c.patient_id = std::move(*patient);
     if (Status s = resolution->BindText(1, c.id); !s) return Fail(s.error());
@@ -806,7 +778,7 @@ Result<ResolvedConflict> SqlcipherAdminStore::ResolveConflict(
     out.row = TextOr(*stmt, 1);
     row_site = OptText(*stmt, 2);
   }
-  auto patient = PatientOf(db, out.table, out.row);
+  auto patient = engine::PatientOfRow(db, out.table, out.row);
   if (!patient) return Fail(patient.error());
   out.patient_id = std::move(*patient);
   // The resolution row belongs to the conflicting row's site, so that the

@@ -118,14 +118,9 @@ std::optional<SiteId> SiteOf(const std::optional<std::string>& text) {
 
 }  // namespace
 
-ConflictRepository::ConflictRepository(Database& db, LocalWriter& writer,
-                                       AuditLog& audit, Clock& wall,
-                                       UuidV7Generator& ids, Uuid site)
-    : db_(db), writer_(writer), audit_(audit), wall_(wall), ids_(ids),
-      site_(site) {}
-
-Result<std::optional<std::string>> ConflictRepository::PatientOf(
-    std::string_view table, const std::string& row) {
+Result<std::optional<std::string>> PatientOfRow(Database& db,
+                                                std::string_view table,
+                                                std::string_view row) {
   std::string sql;
   if (table == "patients") {
     sql = "SELECT id FROM patients WHERE id = ?";
@@ -138,7 +133,7 @@ Result<std::optional<std::string>> ConflictRepository::PatientOf(
   } else {
     return std::optional<std::string>();
   }
-  auto stmt = db_.Prepare(sql);
+  auto stmt = db.Prepare(sql);
   if (!stmt) return Fail(stmt.error());
   if (Status s = stmt->BindText(1, row); !s) return Fail(s.error());
   auto found = stmt->Step();
@@ -149,6 +144,12 @@ Result<std::optional<std::string>> ConflictRepository::PatientOf(
   if (patient && !IsCanonicalUuid(*patient)) patient.reset();
   return patient;
 }
+
+ConflictRepository::ConflictRepository(Database& db, LocalWriter& writer,
+                                       AuditLog& audit, Clock& wall,
+                                       UuidV7Generator& ids, Uuid site)
+    : db_(db), writer_(writer), audit_(audit), wall_(wall), ids_(ids),
+      site_(site) {}
 
 Result<ConflictPage> ConflictRepository::List(const Principal& who,
                                               const ConflictQuery& query) {
@@ -230,7 +231,7 @@ Result<ConflictPage> ConflictRepository::List(const Principal& who,
       c.loser_value = nullptr;
       c.current_value = nullptr;
     }
-    auto patient = PatientOf(c.table, c.row);
+    auto patient = PatientOfRow(db_, c.table, c.row);
     if (!patient) return Fail(patient.error());
     c.patient_id = std::move(*patient);
     // Seeing a conflict on patient data is seeing that data: one `view`
@@ -285,7 +286,7 @@ Status ConflictRepository::Resolve(const Principal& who,
   }
   auto state = ReadRow(db_, *table, *column, row);
   if (!state) return Fail(state.error());
-  auto patient = PatientOf(tbl, row);
+  auto patient = PatientOfRow(db_, tbl, row);
   if (!patient) return Fail(patient.error());
 
   const std::optional<SiteId> row_site = SiteOf(state->site_id);

@@ -92,6 +92,16 @@ struct ConflictPage {
   std::optional<std::string> next_after;
 };
 
+// The patient a row of `table` belongs to: the row itself for patients, its
+// patient_id for recordings, its recording's patient for interpretations.
+// nullopt for any other table, for a row not stored here, and for a stored
+// id that is not a canonical UUID (only a well-formed id may be named in an
+// audit event). Public because the central admin store lists and settles
+// conflicts over its own connections and must name the same patient.
+Result<std::optional<std::string>> PatientOfRow(Database& db,
+                                                std::string_view table,
+                                                std::string_view row);
+
 class ConflictRepository {
  public:
   // `site` is this replica's site: resolutions belong to it, and roles with
@@ -116,9 +126,6 @@ class ConflictRepository {
                  std::string_view decision);
 
  private:
-  Result<std::optional<std::string>> PatientOf(std::string_view table,
-                                               const std::string& row);
-
   Database& db_;
   LocalWriter& writer_;
   AuditLog& audit_;
