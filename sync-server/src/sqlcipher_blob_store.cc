@@ -87,6 +87,18 @@ Status DeleteUploadRows(Database& db, std::string_view sha256,
                  {sha256, site});
 }
 
+// Records a new upload of `chunk`'s blob for its site, nothing received
+// yet. REQUIRES: no blob_uploads row for (sha256, site), inside the
+// caller's write transaction.
+Status BeginUpload(Database& db, const BlobChunk& chunk) {
+  return RunWith(db,
+                 "INSERT INTO blob_uploads (sha256, site, total, received, "
+                 "started_ms, updated_ms) VALUES (?, ?, ?, 0, ?, ?)",
+                 {chunk.sha256, chunk.site},
+                 {static_cast<std::int64_t>(chunk.total), chunk.now_ms,
+                  chunk.now_ms});
+}
+
 }  // namespace
 
 SqlcipherBlobStore::SqlcipherBlobStore(SqlcipherCentralStore& store)
@@ -199,16 +211,7 @@ Result<ChunkResult> SqlcipherBlobStore::PutChunk(const BlobChunk& chunk) {
       if (chunk.start != 0) {
         return ChunkResult{ChunkOutcome::kOffsetMismatch, 0};
       }
-      if (Status s = RunWith(db,
-                             "INSERT INTO blob_uploads (sha256, site, total, "
-                             "received, started_ms, updated_ms) VALUES (?, "
-                             "?, ?, 0, ?, ?)",
-                             {chunk.sha256, chunk.site},
-                             {static_cast<std::int64_t>(chunk.total),
-                              chunk.now_ms, chunk.now_ms});
-          !s) {
-        return Fail(s.error());
-      }
+      if (Status s = BeginUpload(db, chunk); !s) return Fail(s.error());
       upload.total = chunk.total;
     } else {
       upload = **held;
@@ -221,16 +224,7 @@ Result<ChunkResult> SqlcipherBlobStore::PutChunk(const BlobChunk& chunk) {
         if (Status s = DeleteUploadRows(db, chunk.sha256, chunk.site); !s) {
           return Fail(s.error());
         }
-        if (Status s = RunWith(db,
-                               "INSERT INTO blob_uploads (sha256, site, "
-                               "total, received, started_ms, updated_ms) "
-                               "VALUES (?, ?, ?, 0, ?, ?)",
-                               {chunk.sha256, chunk.site},
-                               {static_cast<std::int64_t>(chunk.total),
-                                chunk.now_ms, chunk.now_ms});
-            !s) {
-          return Fail(s.error());
-        }
+        if (Status s = BeginUpload(db, chunk); !s) return Fail(s.error());
         upload = HeldUpload{chunk.total, 0};
       }
     }
