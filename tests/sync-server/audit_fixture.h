@@ -1,7 +1,8 @@
 // A real central store (SQLCipher) with its SqlcipherAuditTrail behind a
 // SyncService, driven through Handle() with hand-built requests; a real
 // clinic replica of one site makes the audit records a clinic pushes.
-// Shared by audit_trail_test.cc and audit_api_test.cc.
+// Shared by audit_trail_test.cc and audit_api_test.cc; the store, clinic
+// and request plumbing is server_fixture.h's.
 #ifndef PULSE_TESTS_SYNC_SERVER_AUDIT_FIXTURE_H_
 #define PULSE_TESTS_SYNC_SERVER_AUDIT_FIXTURE_H_
 
@@ -21,39 +22,31 @@
 #include "pulse/sync_server/service.h"
 #include "pulse/sync_server/sqlcipher_audit_trail.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 
 namespace pulse::sync_server::testing {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-inline constexpr std::string_view kStorePassphrase = "central store passphrase";
-inline constexpr std::string_view kPassword = "Clinic-Password-2026";
+// The password of every user the fixture adds.
+inline constexpr std::string_view kPassword = kStaffPassword;
 
 class AuditServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = pulse::testing::TempRoot() /
-            (std::string("audit_") + info->test_suite_name() + "_" +
-             info->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    store_options_.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    store_options_.password_cost = engine::kTestPasswordHashCost;
+    root_ = FreshTempDir(std::string("audit_") + info->test_suite_name() + "_" +
+                         info->name());
     auto store = SqlcipherCentralStore::Create(root_ / "central",
                                                kStorePassphrase, store_options_);
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
     central_ = store_->central_site_id();
-    auto site = store_->AddSite({"Kisumu clinic", "Nyanza", "Africa/Nairobi"},
-                                "");
+    auto site = store_->AddSite(KisumuClinic(), "");
     ASSERT_TRUE(site) << site.error().ToString();
     site_ = *site;
-    auto tech = store_->AddUser(
-        {"amina.k", "Amina K", engine::Role::kTechnician, site_, kPassword},
-        "");
+    auto tech = store_->AddUser(KisumuTechnician(site_), "");
     ASSERT_TRUE(tech) << tech.error().ToString();
     tech_ = *tech;
     auto auditor = store_->AddUser(
@@ -85,10 +78,8 @@ class AuditServerTest : public ::testing::Test {
     auto trail = SqlcipherAuditTrail::Open(*store_, options);
     ASSERT_TRUE(trail) << trail.error().ToString();
     trail_ = std::move(*trail);
-    ServiceOptions so;
-    so.store = store_.get();
+    ServiceOptions so = TestServiceOptions(*store_);
     so.audit = trail_.get();
-    so.dummy_hash_cost = engine::kTestPasswordHashCost;
     so.log_sink = [this](std::string_view line) {
       std::lock_guard lock(log_mu_);
       log_.emplace_back(line);
@@ -101,25 +92,13 @@ class AuditServerTest : public ::testing::Test {
   Response Call(std::string method, std::string target, std::string body = "",
                 const std::string& token = "",
                 std::string peer = "127.0.0.1") {
-    Request r;
-    r.method = std::move(method);
-    r.SetTarget(target);
-    r.body = std::move(body);
-    r.peer = std::move(peer);
-    if (!r.body.empty()) r.headers["content-type"] = "application/json";
-    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
-    return service_->Handle(r);
+    return CallService(*service_, std::move(method), target, std::move(body),
+                       token, "application/json", std::move(peer));
   }
 
   std::string Login(std::string_view username,
                     std::string_view password = kPassword) {
-    engine::sync::LoginRequest login;
-    login.username = std::string(username);
-    login.password = std::string(password);
-    Response r = Call("POST", "/api/v1/auth/login",
-                      engine::sync::EncodeLoginRequest(login));
-    EXPECT_EQ(r.status, 200) << r.body;
-    return json::parse(r.body, nullptr, false).value("token", "");
+    return LoginAs(*service_, username, password);
   }
 
   // The central site's chain as stored, decoded.
@@ -143,13 +122,8 @@ class AuditServerTest : public ::testing::Test {
   // The clinic replica of site_ (made on first use).
   engine::ClinicReplica& Clinic() {
     if (!clinic_) {
-      engine::ReplicaOptions o;
-      o.kdf = store_options_.kdf;
-      o.users.hash_cost = store_options_.password_cost;
-      auto clinic = engine::ClinicReplica::Create(
-          root_ / "clinic",
-          engine::ReplicaSetup{engine::Uuid::Parse(site_).value(), "clinic pw"},
-          o);
+      auto clinic = CreateClinicReplica(root_ / "clinic", site_, "clinic pw",
+                                        store_options_);
       EXPECT_TRUE(clinic) << clinic.error().ToString();
       clinic_ = std::move(*clinic);
     }
@@ -217,7 +191,7 @@ class AuditServerTest : public ::testing::Test {
   }
 
   fs::path root_;
-  CentralStoreOptions store_options_;
+  CentralStoreOptions store_options_ = TestStoreOptions();
   SqlcipherAuditTrailOptions trail_options_;
   std::unique_ptr<SqlcipherCentralStore> store_;
   std::unique_ptr<SqlcipherAuditTrail> trail_;

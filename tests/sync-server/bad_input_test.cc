@@ -26,7 +26,7 @@
 #include "pulse/sync_server/sqlcipher_blob_store.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
 #include "pulse/engine/blob_store.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 
 namespace pulse::sync_server {
 namespace {
@@ -51,12 +51,8 @@ struct Answer {
 class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = pulse::testing::TempRoot() / "bad_input";
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    CentralStoreOptions o;
-    o.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    o.password_cost = engine::kTestPasswordHashCost;
+    root_ = testing::FreshTempDir("bad_input");
+    const CentralStoreOptions o = testing::TestStoreOptions();
     auto store = SqlcipherCentralStore::Create(root_ / "central", "pass", o);
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
@@ -67,20 +63,14 @@ class BadInputTest : public ::testing::Test {
                                 site_, kPassword},
                                "")
                    .value();
-    engine::ReplicaOptions ro;
-    ro.kdf = o.kdf;
-    ro.users.hash_cost = o.password_cost;
-    auto clinic = engine::ClinicReplica::Create(
-        root_ / "clinic",
-        engine::ReplicaSetup{engine::Uuid::Parse(site_).value(), "clinic"}, ro);
+    auto clinic =
+        testing::CreateClinicReplica(root_ / "clinic", site_, "clinic", o);
     ASSERT_TRUE(clinic) << clinic.error().ToString();
     clinic_ = std::move(*clinic);
 
     blobs_ = std::make_unique<SqlcipherBlobStore>(*store_);
-    ServiceOptions so;
-    so.store = store_.get();
+    ServiceOptions so = testing::TestServiceOptions(*store_);
     so.blobs = blobs_.get();
-    so.dummy_hash_cost = engine::kTestPasswordHashCost;
     so.log_sink = [](std::string_view line) {
       if (std::getenv("BAD_INPUT_LOG")) fprintf(stderr, "%s\n", std::string(line).c_str());
     };

@@ -14,41 +14,34 @@
 
 #include "pulse/engine/merge.h"
 #include "pulse/engine/replica.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 
 namespace pulse::sync_server {
 namespace {
 
 namespace fs = std::filesystem;
 using engine::ChangeEntry;
-
-constexpr std::string_view kPassphrase = "central store passphrase";
-constexpr std::string_view kStaffPassword = "Clinic-Password-2026";
+using testing::AllowAll;
+using testing::kStaffPassword;
+using testing::kStorePassphrase;
 
 class CentralStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = pulse::testing::TempRoot() / (std::string("central_") + info->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    options_.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    options_.password_cost = engine::kTestPasswordHashCost;
-    auto store = SqlcipherCentralStore::Create(root_ / "central", kPassphrase,
-                                               options_);
+    root_ = testing::FreshTempDir(std::string("central_") + info->name());
+    auto store = SqlcipherCentralStore::Create(root_ / "central",
+                                               kStorePassphrase, options_);
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
-    auto site = store_->AddSite({"Kisumu clinic", "Nyanza", "Africa/Nairobi"},
-                                "");
+    auto site = store_->AddSite(testing::KisumuClinic(), "");
     ASSERT_TRUE(site) << site.error().ToString();
     site_ = *site;
     auto other = store_->AddSite({"Eldoret clinic", "Rift", "Africa/Nairobi"},
                                  "");
     ASSERT_TRUE(other);
     other_site_ = *other;
-    auto user = store_->AddUser({"amina.k", "Amina K", engine::Role::kTechnician,
-                                 site_, kStaffPassword},
-                                "");
+    auto user = store_->AddUser(testing::KisumuTechnician(site_), "");
     ASSERT_TRUE(user) << user.error().ToString();
     user_id_ = *user;
   }
@@ -62,13 +55,8 @@ class CentralStoreTest : public ::testing::Test {
   // push carries.
   std::vector<ChangeEntry> ClinicWrites(int patients) {
     if (!clinic_) {
-      engine::ReplicaOptions o;
-      o.kdf = options_.kdf;
-      o.users.hash_cost = options_.password_cost;
-      auto clinic = engine::ClinicReplica::Create(
-          root_ / "clinic",
-          engine::ReplicaSetup{engine::Uuid::Parse(site_).value(), "clinic pw"},
-          o);
+      auto clinic = testing::CreateClinicReplica(root_ / "clinic", site_,
+                                                 "clinic pw", options_);
       EXPECT_TRUE(clinic) << clinic.error().ToString();
       clinic_ = std::move(*clinic);
     }
@@ -99,12 +87,8 @@ class CentralStoreTest : public ::testing::Test {
     return r;
   }
 
-  static Status AllowAll(std::size_t, const ChangeEntry&, const RowContext&) {
-    return OkStatus();
-  }
-
   fs::path root_;
-  CentralStoreOptions options_;
+  CentralStoreOptions options_ = testing::TestStoreOptions();
   std::unique_ptr<SqlcipherCentralStore> store_;
   std::unique_ptr<engine::ClinicReplica> clinic_;
   std::string site_, other_site_, user_id_;
@@ -237,7 +221,7 @@ TEST_F(CentralStoreTest, SessionsAndDataSurviveReopening) {
                 .code(),
             ErrorCode::kPermissionDenied);
   auto reopened =
-      SqlcipherCentralStore::Open(root_ / "central", kPassphrase, options_);
+      SqlcipherCentralStore::Open(root_ / "central", kStorePassphrase, options_);
   ASSERT_TRUE(reopened) << reopened.error().ToString();
   store_ = std::move(*reopened);
   EXPECT_EQ(store_->StateHash().value(), hash);
@@ -287,7 +271,7 @@ TEST_F(CentralStoreTest, ARestartNeverStampsBelowAnIngestedClock) {
       Batch("0189a0b0-0000-7000-8000-000000000b08", changes), AllowAll));
   store_.reset();
   auto reopened =
-      SqlcipherCentralStore::Open(root_ / "central", kPassphrase, options_);
+      SqlcipherCentralStore::Open(root_ / "central", kStorePassphrase, options_);
   ASSERT_TRUE(reopened) << reopened.error().ToString();
   store_ = std::move(*reopened);
   // The first central write after the restart is stamped after it, so it

@@ -21,7 +21,7 @@
 #include "pulse/engine/key_file.h"
 #include "pulse/engine/password.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 #include "synthetic_changes.h"
 
 namespace pulse::sync_server {
@@ -30,30 +30,22 @@ namespace {
 namespace fs = std::filesystem;
 using engine::ChangeEntry;
 using std::chrono::milliseconds;
-
-constexpr std::string_view kPassphrase = "central store passphrase";
+using testing::AllowAll;
 
 class GroupCommitTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = pulse::testing::TempRoot() / (std::string("group_") + info->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    CentralStoreOptions options;
-    options.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    options.password_cost = engine::kTestPasswordHashCost;
-    auto store =
-        SqlcipherCentralStore::Create(root_ / "central", kPassphrase, options);
+    root_ = testing::FreshTempDir(std::string("group_") + info->name());
+    auto store = SqlcipherCentralStore::Create(
+        root_ / "central", testing::kStorePassphrase,
+        testing::TestStoreOptions());
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
-    auto site = store_->AddSite({"Kisumu clinic", "Nyanza", "Africa/Nairobi"},
-                                "");
+    auto site = store_->AddSite(testing::KisumuClinic(), "");
     ASSERT_TRUE(site) << site.error().ToString();
     site_ = *site;
-    auto user = store_->AddUser({"amina.k", "Amina K", engine::Role::kTechnician,
-                                 site_, "Clinic-Password-2026"},
-                                "");
+    auto user = store_->AddUser(testing::KisumuTechnician(site_), "");
     ASSERT_TRUE(user) << user.error().ToString();
     user_ = *user;
   }
@@ -97,10 +89,6 @@ class GroupCommitTest : public ::testing::Test {
       cursor = page->next_cursor;
       if (!page->more) return ids;
     }
-  }
-
-  static Status AllowAll(std::size_t, const ChangeEntry&, const RowContext&) {
-    return OkStatus();
   }
 
   fs::path root_;

@@ -20,7 +20,7 @@
 #include "pulse/sync_server/sqlcipher_audit_trail.h"
 #include "pulse/sync_server/sqlcipher_blob_store.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 
 namespace pulse::sync_server {
 namespace {
@@ -61,13 +61,10 @@ struct Endpoint {
 class RolesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = pulse::testing::TempRoot() / "roles";
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    CentralStoreOptions o;
-    o.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    o.password_cost = engine::kTestPasswordHashCost;
-    store_ = SqlcipherCentralStore::Create(root_ / "central", "pass", o).value();
+    root_ = testing::FreshTempDir("roles");
+    store_ = SqlcipherCentralStore::Create(root_ / "central", "pass",
+                                           testing::TestStoreOptions())
+                 .value();
     site_a_ = store_->AddSite({"Kisumu", "Nyanza", "Africa/Nairobi"}, "").value();
     site_b_ = store_->AddSite({"Eldoret", "Rift", "Africa/Nairobi"}, "").value();
     const std::vector<std::pair<Caller, NewUser>> users = {
@@ -84,13 +81,10 @@ class RolesTest : public ::testing::Test {
     audit_ = SqlcipherAuditTrail::Open(*store_).value();
     admin_ = std::make_unique<SqlcipherAdminStore>(*store_);
     blobs_ = std::make_unique<SqlcipherBlobStore>(*store_);
-    ServiceOptions so;
-    so.store = store_.get();
+    ServiceOptions so = testing::TestServiceOptions(*store_);
     so.audit = audit_.get();
     so.admin = admin_.get();
     so.blobs = blobs_.get();
-    so.dummy_hash_cost = engine::kTestPasswordHashCost;
-    so.log_sink = [](std::string_view) {};
     service_ = SyncService::Create(so).value();
     for (Caller c : kCallers) tokens_[c] = Login(usernames_[c]);
 
@@ -115,22 +109,11 @@ class RolesTest : public ::testing::Test {
   Response Call(const std::string& method, const std::string& target,
                 const std::string& body, const std::string& token,
                 const std::string& content_type = "application/json") {
-    Request r;
-    r.method = method;
-    r.SetTarget(target);
-    r.body = body;
-    r.peer = "127.0.0.1";
-    if (!body.empty()) r.headers["content-type"] = content_type;
-    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
-    return service_->Handle(r);
+    return testing::CallService(*service_, method, target, body, token,
+                                content_type);
   }
   std::string Login(const std::string& username) {
-    Response r = Call("POST", "/api/v1/auth/login",
-                      sync::EncodeLoginRequest({username, std::string(kPassword)}),
-                      "");
-    EXPECT_EQ(r.status, 200) << username << ": " << r.body;
-    auto decoded = sync::DecodeLoginResponse(r.body);
-    return decoded ? decoded->token : "";
+    return testing::LoginAs(*service_, username, kPassword);
   }
   std::string SiteOf(Caller c) const {
     return c == kClinicianB ? site_b_ : site_a_;

@@ -19,7 +19,7 @@
 #include "pulse/sync_server/service.h"
 #include "pulse/sync_server/sqlcipher_central_store.h"
 #include "support/manual_clock.h"
-#include "support/temp_dir.h"
+#include "sync-server/server_fixture.h"
 
 #ifndef PULSE_FIXTURE_DIR
 #error "PULSE_FIXTURE_DIR must name tests/engine/fixtures"
@@ -40,21 +40,13 @@ constexpr std::string_view kPassword = "Fixture-Clinician-2026";
 class SchemaVersionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = pulse::testing::TempRoot() / "schema_versions";
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    CentralStoreOptions o;
-    o.kdf = engine::KdfLimits{1, engine::kMinKdfMemLimitBytes};
-    o.password_cost = engine::kTestPasswordHashCost;
-    auto store = SqlcipherCentralStore::Create(root_ / "central", "pass", o);
+    root_ = testing::FreshTempDir("schema_versions");
+    auto store = SqlcipherCentralStore::Create(root_ / "central", "pass",
+                                               testing::TestStoreOptions());
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
     SeedFixtureClinician();
-    ServiceOptions so;
-    so.store = store_.get();
-    so.dummy_hash_cost = engine::kTestPasswordHashCost;
-    so.log_sink = [](std::string_view) {};
-    auto service = SyncService::Create(so);
+    auto service = SyncService::Create(testing::TestServiceOptions(*store_));
     ASSERT_TRUE(service) << service.error().ToString();
     service_ = std::move(*service);
     token_ = Login();
@@ -97,17 +89,7 @@ class SchemaVersionsTest : public ::testing::Test {
   }
 
   std::string Login() {
-    Request r;
-    r.method = "POST";
-    r.path = "/api/v1/auth/login";
-    r.headers["content-type"] = "application/json";
-    r.body = sync::EncodeLoginRequest(
-        {"fixture.clinician", std::string(kPassword)});
-    r.peer = "127.0.0.1";
-    Response answer = service_->Handle(r);
-    EXPECT_EQ(answer.status, 200) << answer.body;
-    auto decoded = sync::DecodeLoginResponse(answer.body);
-    return decoded ? decoded->token : "";
+    return testing::LoginAs(*service_, "fixture.clinician", kPassword);
   }
 
   // A copy of the released schema-1 replica, migrated to `version`.
@@ -150,25 +132,17 @@ class SchemaVersionsTest : public ::testing::Test {
     push.schema_version = schema_version;
     push.client_time_ms = 1'763'900'000'000;
     push.changes = changes;
-    Request r;
-    r.method = "POST";
-    r.path = "/api/v1/sync/push";
-    r.headers["content-type"] = "application/json";
-    r.headers["authorization"] = "Bearer " + token_;
-    r.body = sync::EncodePushRequest(push).value();
-    r.peer = "127.0.0.1";
-    return service_->Handle(r);
+    return testing::CallService(*service_, "POST", "/api/v1/sync/push",
+                                sync::EncodePushRequest(push).value(), token_);
   }
 
   Response Pull(int schema_version) {
-    Request r;
-    r.method = "GET";
-    r.SetTarget("/api/v1/sync/pull?cursor=0&limit=1000&protocol_version=1&"
-                "schema_version=" +
-                std::to_string(schema_version));
-    r.headers["authorization"] = "Bearer " + token_;
-    r.peer = "127.0.0.1";
-    return service_->Handle(r);
+    return testing::CallService(
+        *service_, "GET",
+        "/api/v1/sync/pull?cursor=0&limit=1000&protocol_version=1&"
+        "schema_version=" +
+            std::to_string(schema_version),
+        "", token_);
   }
 
   fs::path root_;
