@@ -733,14 +733,16 @@ Response SyncService::HandlePush(const Request& request, Context& ctx) {
   }
   metrics_.AddChangesIngested(result->duplicate ? 0 : result->accepted);
   metrics_.AddConflicts(result->duplicate ? 0 : result->conflicts);
-  if (Status s = options_.store->NoteSiteSync(site, /*push=*/true, now_ms);
-      !s) {
-    LogEvent("warn", "NoteSiteSync failed", ctx,
-             {{"error", s.error().ToString()}});
-  }
-  if (options_.audit != nullptr && !result->duplicate) {
+  // (IngestBatch recorded the site's push time in its transaction.)
+  const bool has_audit_records = std::any_of(
+      push->changes.begin(), push->changes.end(),
+      [](const engine::ChangeEntry& e) { return e.table == "audit_events"; });
+  if (options_.audit != nullptr && !result->duplicate && has_audit_records) {
     // The pushed audit records must extend the site's chain; a break is
-    // stored for the auditor and never blocks the clinic's sync.
+    // stored for the auditor and never blocks the clinic's sync. A batch
+    // without audit records cannot break a chain, so it skips the check
+    // (a writer transaction per push); the central chain is checked with
+    // every checkpoint.
     if (Status s = options_.audit->CheckContinuity(); !s) {
       LogEvent("warn", "audit continuity check failed", ctx,
                {{"error", s.error().ToString()}});
@@ -825,7 +827,7 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
     if (auto refused = CheckClinicSchema(**schema)) return *refused;
   }
   const std::string& site = *user.site;
-  auto page = options_.store->Pull(
+  auto page = options_.store->PullEncoded(
       site, cursor->value_or(0),
       static_cast<int>(limit->value_or(sync::kDefaultPullLimit)));
   if (!page) return StoreError(page.error(), "Pull", ctx);
@@ -844,13 +846,10 @@ Response SyncService::HandlePull(const Request& request, Context& ctx) {
                            "internal error; request id " + ctx.request_id);
   }
   sync::PullResponse out;
-  out.changes = std::move(page->changes);
   out.next_cursor = page->next_cursor;
   out.more = page->more;
   out.server_time_ms = now_ms;
-  auto body = sync::EncodePullResponse(out);
-  if (!body) return StoreError(body.error(), "EncodePullResponse", ctx);
-  return JsonResponse(200, std::move(*body));
+  return JsonResponse(200, sync::EncodePullResponse(out, page->changes));
 }
 
 }  // namespace pulse::sync_server

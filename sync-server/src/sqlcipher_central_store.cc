@@ -700,6 +700,27 @@ void SqlcipherCentralStore::ApplyGroup(std::span<WriteOp* const> group) {
   }
 }
 
+// site_sync: when `site` last pushed or pulled (admin's site list).
+Status SqlcipherCentralStore::RecordSiteSync(Writer& w, Database& db,
+                                             std::string_view site, bool push,
+                                             std::int64_t now_ms) {
+  // No UPSERT in SQLite 3.15: insert the row if missing, then update it.
+  auto insert = w.site_sync_insert.Use(
+      db, "INSERT OR IGNORE INTO site_sync (site) VALUES (?)");
+  if (!insert) return Fail(insert.error());
+  if (Status s = (*insert)->BindText(1, site); !s) return s;
+  if (Status s = (*insert)->Run(); !s) return s;
+  auto update =
+      push ? w.site_sync_push.Use(
+                 db, "UPDATE site_sync SET last_push_ms = ? WHERE site = ?")
+           : w.site_sync_pull.Use(
+                 db, "UPDATE site_sync SET last_pull_ms = ? WHERE site = ?");
+  if (!update) return Fail(update.error());
+  if (Status s = (*update)->BindInt64(1, now_ms); !s) return s;
+  if (Status s = (*update)->BindText(2, site); !s) return s;
+  return (*update)->Run();
+}
+
 Result<IngestResult> SqlcipherCentralStore::IngestBatch(
     const IngestRequest& request, const EntryAuthorizer& authorize) {
   IngestResult result;
@@ -721,7 +742,9 @@ Result<IngestResult> SqlcipherCentralStore::IngestBatch(
         result.accepted = st.ColumnInt64(0).value_or(0);
         result.conflicts = st.ColumnInt64(1).value_or(0);
         st.Reset();
-        return OkStatus();
+        // A resent batch is still the site's contact with the server.
+        return RecordSiteSync(w, db, request.site, /*push=*/true,
+                              request.received_ms);
       }
     }
 
@@ -796,14 +819,18 @@ Result<IngestResult> SqlcipherCentralStore::IngestBatch(
     if (Status s = st.BindInt64(4, request.received_ms); !s) return s;
     if (Status s = st.BindInt64(5, result.accepted); !s) return s;
     if (Status s = st.BindInt64(6, result.conflicts); !s) return s;
-    return st.Run();
+    if (Status s = st.Run(); !s) return s;
+    // In the same transaction: a push used to wait for a second group
+    // commit just for this row.
+    return RecordSiteSync(w, db, request.site, /*push=*/true,
+                          request.received_ms);
   };
   if (Status s = RunGrouped(op); !s) return Fail(s.error());
   return result;
 }
 
-Result<PullPage> SqlcipherCentralStore::Pull(std::string_view site,
-                                             std::int64_t cursor, int limit) {
+Result<EncodedPullPage> SqlcipherCentralStore::PullEncoded(
+    std::string_view site, std::int64_t cursor, int limit) {
   if (limit < 1) {
     return Fail(ErrorCode::kInvalidArgument, "limit: must be at least 1");
   }
@@ -817,7 +844,7 @@ Result<PullPage> SqlcipherCentralStore::Pull(std::string_view site,
   if (Status s = stmt->BindInt64(3, std::int64_t{limit} + 1); !s) {
     return Fail(s.error());
   }
-  PullPage page;
+  EncodedPullPage page;
   page.next_cursor = cursor;
   for (;;) {
     auto row = stmt->Step();
@@ -832,10 +859,27 @@ Result<PullPage> SqlcipherCentralStore::Pull(std::string_view site,
     if (!seq || !text) {
       return Fail(ErrorCode::kCorruption, "global_log: unreadable row");
     }
-    auto entry = engine::DecodeChange(*text);
+    // Stored as EncodeChange wrote it (IngestBatch, DrainOutbox), inside
+    // SQLCipher's authenticated pages: handed over as is. The client
+    // validates every entry it decodes.
+    page.changes.emplace_back(*text);
+    page.next_cursor = *seq;
+  }
+  return page;
+}
+
+Result<PullPage> SqlcipherCentralStore::Pull(std::string_view site,
+                                             std::int64_t cursor, int limit) {
+  auto encoded = PullEncoded(site, cursor, limit);
+  if (!encoded) return Fail(encoded.error());
+  PullPage page;
+  page.next_cursor = encoded->next_cursor;
+  page.more = encoded->more;
+  page.changes.reserve(encoded->changes.size());
+  for (const std::string& text : encoded->changes) {
+    auto entry = engine::DecodeChange(text);
     if (!entry) return Fail(entry.error().WithContext("global_log"));
     page.changes.push_back(std::move(*entry));
-    page.next_cursor = *seq;
   }
   return page;
 }
@@ -844,21 +888,7 @@ Status SqlcipherCentralStore::NoteSiteSync(std::string_view site, bool push,
                                            std::int64_t now_ms) {
   WriteOp op;
   op.apply = [&](Writer& w, Database& db) -> Status {
-    // No UPSERT in SQLite 3.15: insert the row if missing, then update it.
-    auto insert = w.site_sync_insert.Use(
-        db, "INSERT OR IGNORE INTO site_sync (site) VALUES (?)");
-    if (!insert) return Fail(insert.error());
-    if (Status s = (*insert)->BindText(1, site); !s) return s;
-    if (Status s = (*insert)->Run(); !s) return s;
-    auto update =
-        push ? w.site_sync_push.Use(
-                   db, "UPDATE site_sync SET last_push_ms = ? WHERE site = ?")
-             : w.site_sync_pull.Use(
-                   db, "UPDATE site_sync SET last_pull_ms = ? WHERE site = ?");
-    if (!update) return Fail(update.error());
-    if (Status s = (*update)->BindInt64(1, now_ms); !s) return s;
-    if (Status s = (*update)->BindText(2, site); !s) return s;
-    return (*update)->Run();
+    return RecordSiteSync(w, db, site, push, now_ms);
   };
   return RunGrouped(op);
 }

@@ -154,6 +154,13 @@ TEST(SyncProtocolTest, PullResponseRoundTrips) {
   EXPECT_EQ(out->next_cursor, 12345);
   EXPECT_TRUE(out->more);
   EXPECT_EQ(out->server_time_ms, in.server_time_ms);
+  // From stored canonical texts (the server's path): the same bytes.
+  std::vector<std::string> texts;
+  for (const ChangeEntry& e : in.changes) texts.push_back(EncodeChange(e).value());
+  EXPECT_EQ(EncodePullResponse(in, texts), *body);
+  PullResponse empty = in;
+  empty.changes.clear();
+  EXPECT_EQ(EncodePullResponse(empty, {}), EncodePullResponse(empty).value());
 }
 
 TEST(SyncProtocolTest, PushResponseRoundTrips) {

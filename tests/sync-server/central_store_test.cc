@@ -163,6 +163,32 @@ TEST_F(CentralStoreTest, IngestIsAtomicIdempotentAndPaged) {
             pulled.size());
 }
 
+// The pull handler sends PullEncoded's texts as they are stored: they must
+// be exactly the canonical encoding of what Pull decodes, page for page.
+TEST_F(CentralStoreTest, PullEncodedIsTheCanonicalTextOfPull) {
+  const auto changes = ClinicWrites(23);
+  ASSERT_TRUE(store_->IngestBatch(
+      Batch("0189a0b0-0000-7000-8000-000000000b03", changes), AllowAll));
+  std::int64_t cursor = 0;
+  std::size_t seen = 0;
+  for (int round = 0; round < 10; ++round) {
+    auto decoded = store_->Pull(site_, cursor, 7);
+    auto encoded = store_->PullEncoded(site_, cursor, 7);
+    ASSERT_TRUE(decoded && encoded);
+    EXPECT_EQ(encoded->next_cursor, decoded->next_cursor);
+    EXPECT_EQ(encoded->more, decoded->more);
+    ASSERT_EQ(encoded->changes.size(), decoded->changes.size());
+    for (std::size_t i = 0; i < decoded->changes.size(); ++i) {
+      EXPECT_EQ(encoded->changes[i],
+                engine::EncodeChange(decoded->changes[i]).value());
+    }
+    seen += decoded->changes.size();
+    cursor = decoded->next_cursor;
+    if (!decoded->more) break;
+  }
+  EXPECT_GE(seen, changes.size());
+}
+
 TEST_F(CentralStoreTest, ARefusedEntryRollsBackTheWholeBatch) {
   const auto changes = ClinicWrites(5);
   const std::string hash_before = store_->StateHash().value();

@@ -119,6 +119,7 @@ class FakeCentralStore final : public CentralStore {
     if (auto it = batches_.find(request.batch_id); it != batches_.end()) {
       IngestResult r = it->second;
       r.duplicate = true;
+      site_syncs_.emplace_back(request.site, true);  // as IngestBatch must
       return r;
     }
     auto rows = rows_;  // applied only if every entry passes
@@ -144,6 +145,7 @@ class FakeCentralStore final : public CentralStore {
     IngestResult r;
     r.accepted = static_cast<std::int64_t>(added.size());
     batches_[request.batch_id] = r;
+    site_syncs_.emplace_back(request.site, true);  // as IngestBatch must
     return r;
   }
   Result<PullPage> Pull(std::string_view site, std::int64_t cursor,
@@ -558,6 +560,7 @@ TEST_F(HandlersTest, PushAcceptsOwnSiteRowsAndIsIdempotent) {
   auto second = sync::DecodePushResponse(again.body);
   EXPECT_TRUE(second->duplicate);
   EXPECT_EQ(store_.log_size(), 2u);
+  ASSERT_FALSE(store_.site_syncs().empty());
   EXPECT_EQ(store_.site_syncs().front(), std::make_pair(site_a_, true));
   EXPECT_NE(Call("GET", "/metrics").body.find(
                 "pulse_sync_changes_ingested_total 2"),

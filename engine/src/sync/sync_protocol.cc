@@ -516,6 +516,28 @@ Result<std::string> EncodePullResponse(const PullResponse& r) {
   return out;
 }
 
+std::string EncodePullResponse(const PullResponse& r,
+                               std::span<const std::string> encoded_changes) {
+  std::size_t bytes = 96;
+  for (const std::string& e : encoded_changes) bytes += e.size() + 1;
+  std::string out;
+  out.reserve(bytes);
+  out = "{";
+  bool first = true;
+  AppendKey(&out, "changes", &first);
+  out.push_back('[');
+  for (std::size_t i = 0; i < encoded_changes.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append(encoded_changes[i]);
+  }
+  out.push_back(']');
+  AppendBool(&out, "more", r.more, &first);
+  AppendInt(&out, "next_cursor", r.next_cursor, &first);
+  AppendInt(&out, "server_time_ms", r.server_time_ms, &first);
+  out.push_back('}');
+  return out;
+}
+
 Result<PullResponse> DecodePullResponse(std::string_view body) {
   auto parsed = ParseBodyWithChanges(body);
   if (!parsed) return Fail(parsed.error());

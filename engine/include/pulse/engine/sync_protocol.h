@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,6 +114,13 @@ std::string EncodePushResponse(const PushResponse& response);
 Result<PushResponse> DecodePushResponse(std::string_view body);
 
 Result<std::string> EncodePullResponse(const PullResponse& response);
+// The same body from entries already in their canonical encoding
+// (EncodeChange output, as a server stores them): the texts are copied, not
+// re-encoded, so a server answers a pull without decoding what it stored.
+// `changes` of `response` is ignored. REQUIRES: every text is canonical
+// (the client validates each entry it decodes).
+std::string EncodePullResponse(const PullResponse& response,
+                               std::span<const std::string> encoded_changes);
 Result<PullResponse> DecodePullResponse(std::string_view body);
 
 std::string EncodeLoginRequest(const LoginRequest& request);

@@ -90,6 +90,14 @@ struct PullPage {
   bool more = false;
 };
 
+// The same page with each entry in its canonical encoding (EncodeChange),
+// as the pull handler sends it.
+struct EncodedPullPage {
+  std::vector<std::string> changes;
+  std::int64_t next_cursor = 0;
+  bool more = false;
+};
+
 class CentralStore {
  public:
   virtual ~CentralStore() = default;
@@ -117,7 +125,8 @@ class CentralStore {
   // returns the first answer with duplicate = true and changes nothing;
   // otherwise authorises every entry (`authorize`), merges them with the
   // shared Merger, appends each new entry to the global sequence and
-  // records the batch id, all in one transaction.
+  // records the batch id and the site's last push time (as NoteSiteSync
+  // would, also for a duplicate), all in one transaction.
   virtual Result<IngestResult> IngestBatch(const IngestRequest& request,
                                            const EntryAuthorizer& authorize) = 0;
 
@@ -128,7 +137,29 @@ class CentralStore {
   virtual Result<PullPage> Pull(std::string_view site, std::int64_t cursor,
                                 int limit) = 0;
 
-  // Records when a site last pushed / pulled (admin's site list).
+  // Pull() with the entries canonically encoded: what the pull handler
+  // sends. A store that keeps the encoding overrides this to hand its
+  // stored text over without decoding it (a million-change initial sync
+  // otherwise decodes and re-encodes every entry on the server). This
+  // default encodes Pull()'s entries.
+  virtual Result<EncodedPullPage> PullEncoded(std::string_view site,
+                                              std::int64_t cursor, int limit) {
+    auto page = Pull(site, cursor, limit);
+    if (!page) return Fail(page.error());
+    EncodedPullPage out;
+    out.next_cursor = page->next_cursor;
+    out.more = page->more;
+    out.changes.reserve(page->changes.size());
+    for (const engine::ChangeEntry& entry : page->changes) {
+      auto text = engine::EncodeChange(entry);
+      if (!text) return Fail(text.error());
+      out.changes.push_back(std::move(*text));
+    }
+    return out;
+  }
+
+  // Records when a site last pushed / pulled (admin's site list). Pushes
+  // need not call it: IngestBatch records them.
   virtual Status NoteSiteSync(std::string_view site, bool push,
                               std::int64_t now_ms) = 0;
 };

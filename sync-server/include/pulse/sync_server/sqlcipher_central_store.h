@@ -44,6 +44,7 @@
 
 namespace pulse::engine {
 class ClinicReplica;
+class Database;
 }  // namespace pulse::engine
 
 namespace pulse::sync_server {
@@ -119,6 +120,9 @@ class SqlcipherCentralStore final : public CentralStore {
                                    const EntryAuthorizer& authorize) override;
   Result<PullPage> Pull(std::string_view site, std::int64_t cursor,
                         int limit) override;
+  Result<EncodedPullPage> PullEncoded(std::string_view site,
+                                      std::int64_t cursor,
+                                      int limit) override;
   Status NoteSiteSync(std::string_view site, bool push,
                       std::int64_t now_ms) override;
 
@@ -140,6 +144,10 @@ class SqlcipherCentralStore final : public CentralStore {
   // The leader's part: applies `group` (the queue's head) under
   // writer_mutex and sets each op's status.
   void ApplyGroup(std::span<WriteOp* const> group);
+  // Upserts site_sync's last push or pull time; inside a write op.
+  static Status RecordSiteSync(Writer& w, engine::Database& db,
+                               std::string_view site, bool push,
+                               std::int64_t now_ms);
   // Migrates the central schema on an open replica and builds the store.
   static Result<std::unique_ptr<SqlcipherCentralStore>> Build(
       std::unique_ptr<engine::ClinicReplica> replica,
