@@ -18,17 +18,21 @@
 #include <signal.h>
 
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "pulse/engine/merge.h"
@@ -90,7 +94,10 @@ const std::vector<Command> kCommands = {
        "S  seconds in-flight requests get on shutdown (default 10)"},
       {"group-commit",
        "on|off  commit concurrent writes together, one fsync per group "
-       "(default on; off is for measuring it)"}}},
+       "(default on; off is for measuring it)"},
+      {"upload-expiry-days",
+       "D  drop blob uploads in progress that no chunk touched for D days, "
+       "checked at start and hourly (default 7; 0: keep them for ever)"}}},
     {"init", "Create a new, empty central store at --store.", {}},
     {"audit-key",
      "Print the audit checkpoint public key (Ed25519, hex) and its key id, "
@@ -214,6 +221,61 @@ Result<std::string> StorePassphrase(const ConfigMap& opts) {
 
 std::string Describe(const Error& e) { return e.ToString(); }
 
+// Drops abandoned blob uploads (CentralBlobStore::DropStaleUploads) at
+// start and then hourly, on its own thread, until destroyed. A zero expiry
+// keeps them for ever.
+class UploadSweeper {
+ public:
+  UploadSweeper(CentralBlobStore& blobs, std::chrono::days expiry, LogSink log)
+      : blobs_(blobs), expiry_(expiry), log_(std::move(log)) {
+    if (expiry_.count() > 0) thread_ = std::thread([this] { Run(); });
+  }
+  ~UploadSweeper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  UploadSweeper(const UploadSweeper&) = delete;
+  UploadSweeper& operator=(const UploadSweeper&) = delete;
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      Sweep();
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::hours(1), [this] { return stop_; });
+    }
+  }
+  void Sweep() {
+    const auto now = std::chrono::system_clock::now();
+    const std::int64_t cutoff_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            (now - expiry_).time_since_epoch())
+            .count();
+    auto dropped = blobs_.DropStaleUploads(cutoff_ms);
+    if (!dropped) {
+      log_(FormatEventLine(now, "warn", "stale upload sweep failed", "",
+                           {{"error", dropped.error().ToString()}}));
+    } else if (*dropped > 0) {
+      log_(FormatEventLine(now, "info", "stale uploads dropped", "",
+                           {{"uploads", std::to_string(*dropped)}}));
+    }
+  }
+
+  CentralBlobStore& blobs_;
+  const std::chrono::days expiry_;
+  const LogSink log_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 int Serve(const ConfigMap& opts, std::string_view cmd) {
   std::string listen = Get(opts, "listen").value_or("127.0.0.1:8080");
   const std::size_t colon = listen.rfind(':');
@@ -236,7 +298,9 @@ int Serve(const ConfigMap& opts, std::string_view cmd) {
   auto lifetime = ParseInt(opts, "session-lifetime", 43200, 1, 86400 * 365);
   auto read_timeout = ParseInt(opts, "read-timeout", 30, 1, 3600);
   auto grace = ParseInt(opts, "shutdown-grace", 10, 0, 3600);
-  for (const auto* r : {&threads, &idle, &lifetime, &read_timeout, &grace}) {
+  auto upload_expiry = ParseInt(opts, "upload-expiry-days", 7, 0, 3650);
+  for (const auto* r : {&threads, &idle, &lifetime, &read_timeout, &grace,
+                        &upload_expiry}) {
     if (!*r) return Usage(cmd, r->error().message());
   }
   http_options.threads = static_cast<int>(*threads);
@@ -309,6 +373,7 @@ int Serve(const ConfigMap& opts, std::string_view cmd) {
   const LogSink log = StderrLogSink();
   log(FormatEventLine(std::chrono::system_clock::now(), "info",
                       "server started", "", {{"listen", where}}));
+  UploadSweeper sweeper(blob_store, std::chrono::days(*upload_expiry), log);
   int sig = 0;
   sigwait(&signals, &sig);
   log(FormatEventLine(std::chrono::system_clock::now(), "info",

@@ -167,6 +167,32 @@ Status SqlcipherBlobStore::DropUpload(std::string_view sha256,
   return txn->Commit();
 }
 
+Result<std::int64_t> SqlcipherBlobStore::DropStaleUploads(
+    std::int64_t idle_since_ms) {
+  std::lock_guard lock(state_.writer_mutex);
+  Database& db = state_.replica->database();
+  auto txn = db.Begin(engine::TransactionMode::kImmediate);
+  if (!txn) return Fail(txn.error());
+  // Chunks first, while their upload rows still say which are stale.
+  if (Status s = RunWith(db,
+                         "DELETE FROM blob_upload_chunks WHERE EXISTS ("
+                         "SELECT 1 FROM blob_uploads u WHERE u.sha256 = "
+                         "blob_upload_chunks.sha256 AND u.site = "
+                         "blob_upload_chunks.site AND u.updated_ms < ?)",
+                         {}, {idle_since_ms});
+      !s) {
+    return Fail(s.error());
+  }
+  if (Status s = RunWith(db, "DELETE FROM blob_uploads WHERE updated_ms < ?",
+                         {}, {idle_since_ms});
+      !s) {
+    return Fail(s.error());
+  }
+  const std::int64_t dropped = db.ChangedRowCount();
+  if (Status s = txn->Commit(); !s) return Fail(s.error());
+  return dropped;
+}
+
 Result<ChunkResult> SqlcipherBlobStore::PutChunk(const BlobChunk& chunk) {
   if (Status s = engine::ValidateBlobId(chunk.sha256); !s) {
     return Fail(s.error());

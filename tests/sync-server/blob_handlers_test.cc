@@ -442,6 +442,63 @@ TEST_F(BlobHandlersTest, UploadSurvivesAStoreRestartMidway) {
   EXPECT_EQ(Get(token, id).body, content);
 }
 
+TEST_F(BlobHandlersTest, StaleUploadsAreDroppedAndTheRestKept) {
+  constexpr std::int64_t kDay = 24 * 3600 * 1000;
+  constexpr std::int64_t kT0 = 1'800'000'000'000;
+  const std::string old_bytes = Bytes(30000, 21);
+  const std::string fresh_bytes = Bytes(30000, 22);
+  const std::string done_bytes = Bytes(5000, 23);
+  auto put = [&](const std::string& bytes, std::uint64_t start, std::size_t n,
+                 std::int64_t now_ms) {
+    const std::string id = IdOf(bytes);
+    BlobChunk c;
+    c.sha256 = id;
+    c.site = site_a_;
+    c.user_id = tech_a_id_;
+    c.start = start;
+    c.total = bytes.size();
+    c.bytes = std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()) +
+                            start,
+                        n);
+    c.now_ms = now_ms;
+    return blobs_->PutChunk(c);
+  };
+  // Abandoned 10 days ago; touched yesterday (started long ago); complete.
+  ASSERT_TRUE(put(old_bytes, 0, 10000, kT0 - 10 * kDay));
+  ASSERT_TRUE(put(fresh_bytes, 0, 10000, kT0 - 20 * kDay));
+  ASSERT_TRUE(put(fresh_bytes, 10000, 10000, kT0 - kDay));
+  auto done = put(done_bytes, 0, done_bytes.size(), kT0 - 30 * kDay);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->outcome, ChunkOutcome::kCompleted);
+
+  auto dropped = blobs_->DropStaleUploads(kT0 - 7 * kDay);
+  ASSERT_TRUE(dropped) << dropped.error().ToString();
+  EXPECT_EQ(*dropped, 1);
+  auto old_progress = blobs_->Progress(IdOf(old_bytes), site_a_);
+  ASSERT_TRUE(old_progress);
+  EXPECT_EQ(old_progress->received, 0u);
+  EXPECT_FALSE(old_progress->total.has_value());
+  auto fresh_progress = blobs_->Progress(IdOf(fresh_bytes), site_a_);
+  ASSERT_TRUE(fresh_progress);
+  EXPECT_EQ(fresh_progress->received, 20000u);
+  // The kept upload's chunks are intact: it completes and verifies.
+  auto finished = put(fresh_bytes, 20000, 10000, kT0);
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->outcome, ChunkOutcome::kCompleted);
+  // The dropped one starts again from 0 (no stale chunk left behind).
+  EXPECT_EQ(put(old_bytes, 10000, 10000, kT0)->outcome,
+            ChunkOutcome::kOffsetMismatch);
+  ASSERT_TRUE(put(old_bytes, 0, 30000, kT0));
+  auto whole = blobs_->Read(IdOf(old_bytes));
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(std::string(whole->begin(), whole->end()), old_bytes);
+  // Complete blobs are never touched.
+  auto kept = blobs_->Read(IdOf(done_bytes));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->size(), done_bytes.size());
+  EXPECT_EQ(*blobs_->DropStaleUploads(kT0 + 365 * kDay), 0);
+}
+
 TEST_F(BlobHandlersTest, StagedChunksAreEncryptedAtRest) {
   const std::string token = Login("tech.a");
   // A recognisable, compressible-looking plaintext.

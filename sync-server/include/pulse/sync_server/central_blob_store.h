@@ -137,6 +137,14 @@ class CentralBlobStore {
   // valid id.
   virtual Result<std::vector<std::string>> MissingFor(
       std::string_view site, std::span<const std::string> hashes) = 0;
+
+  // Discards every upload in progress that no chunk has touched since
+  // `idle_since_ms` (Unix ms): a clinic that gave up on a blob (replaced,
+  // erased, replica rebuilt) must not hold its staged bytes on the server
+  // for ever. The client that does come back later finds received = 0 and
+  // starts again. Returns how many uploads were dropped. Complete blobs
+  // and ownership are never touched.
+  virtual Result<std::int64_t> DropStaleUploads(std::int64_t idle_since_ms) = 0;
 };
 
 }  // namespace pulse::sync_server

@@ -49,6 +49,7 @@ class SqlcipherBlobStore final : public CentralBlobStore {
   Result<std::vector<std::uint8_t>> Read(std::string_view sha256) override;
   Result<std::vector<std::string>> MissingFor(
       std::string_view site, std::span<const std::string> hashes) override;
+  Result<std::int64_t> DropStaleUploads(std::int64_t idle_since_ms) override;
 
  private:
   // Verifies `content` against the id; stores it and records ownership, or
