@@ -194,23 +194,6 @@ Status ForEachRow(Statement& stmt, Fn&& row) {
   }
 }
 
-// SQL for the site of conflict `c`'s row, over every mutable table (only
-// they have conflicts); table names come from the catalogue.
-const std::string& ConflictRowSiteSql() {
-  static const std::string sql = [] {
-    std::string s = "CASE c.tbl";
-    for (const engine::ReplicatedTable& t : engine::ReplicatedTables()) {
-      if (t.kind != engine::TableKind::kMutable) continue;
-      const std::string name(t.name);
-      s += " WHEN '" + name + "' THEN (SELECT site_id FROM " + name +
-           " WHERE id = c.row_id)";
-    }
-    s += " END";
-    return s;
-  }();
-  return sql;
-}
-
 constexpr std::string_view kOpenSql =
     "NOT EXISTS (SELECT 1 FROM conflict_resolutions r WHERE r.conflict_id = "
     "c.id AND r.deleted = 0)";
@@ -339,7 +322,7 @@ AdminSite ReadSite(const Statement& stmt) {
 Status FillOpenConflicts(Database& db, std::vector<AdminSite>& sites) {
   if (sites.empty()) return OkStatus();
   auto stmt = db.Prepare("SELECT row_site, COUNT(*) FROM (SELECT " +
-                         ConflictRowSiteSql() +
+                         engine::ConflictRowSiteSql() +
                          " AS row_site FROM conflicts c WHERE " +
                          std::string(kOpenSql) +
                          ") WHERE row_site IS NOT NULL GROUP BY row_site");
@@ -674,7 +657,7 @@ Result<AdminConflictPage> SqlcipherAdminStore::ListConflicts(
   std::string sql =
       "SELECT id, tbl, row_id, col, kind, loser_hlc, loser_site, "
       "loser_author, loser_value, row_site FROM (SELECT c.*, " +
-      ConflictRowSiteSql() + " AS row_site FROM conflicts c WHERE c.id > ? AND " +
+      engine::ConflictRowSiteSql() + " AS row_site FROM conflicts c WHERE c.id > ? AND " +
       (query.state == ConflictState::kOpen ? "" : "NOT ") +
       std::string(kOpenSql) + ")";
   if (query.site) sql += " WHERE row_site = ?";
@@ -767,7 +750,7 @@ Result<ResolvedConflict> SqlcipherAdminStore::ResolveConflict(
   ResolvedConflict out;
   std::optional<std::string> row_site;
   {
-    auto stmt = db.Prepare("SELECT tbl, row_id, " + ConflictRowSiteSql() +
+    auto stmt = db.Prepare("SELECT tbl, row_id, " + engine::ConflictRowSiteSql() +
                            " FROM conflicts c WHERE id = ?");
     if (!stmt) return Fail(stmt.error());
     if (Status s = stmt->BindText(1, id); !s) return Fail(s.error());

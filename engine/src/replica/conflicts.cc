@@ -67,23 +67,6 @@ bool IsRedacted(std::string_view table, std::string_view column) {
   return table == "users" && column == "password_hash";
 }
 
-// SQL for the site of the row a conflict `c` is about, across every
-// mutable table (only they have conflicts).
-const std::string& RowSiteSql() {
-  static const std::string sql = [] {
-    std::string s = "CASE c.tbl";
-    for (const ReplicatedTable& t : ReplicatedTables()) {
-      if (t.kind != TableKind::kMutable) continue;
-      const std::string name(t.name);
-      s += " WHEN '" + name + "' THEN (SELECT site_id FROM " + name +
-           " WHERE id = c.row_id)";
-    }
-    s += " END";
-    return s;
-  }();
-  return sql;
-}
-
 // What a conflict is about, read from the conflicting row.
 struct RowState {
   bool exists = false;
@@ -117,6 +100,21 @@ std::optional<SiteId> SiteOf(const std::optional<std::string>& text) {
 }
 
 }  // namespace
+
+const std::string& ConflictRowSiteSql() {
+  static const std::string sql = [] {
+    std::string s = "CASE c.tbl";
+    for (const ReplicatedTable& t : ReplicatedTables()) {
+      if (t.kind != TableKind::kMutable) continue;
+      const std::string name(t.name);
+      s += " WHEN '" + name + "' THEN (SELECT site_id FROM " + name +
+           " WHERE id = c.row_id)";
+    }
+    s += " END";
+    return s;
+  }();
+  return sql;
+}
 
 Result<std::optional<std::string>> PatientOfRow(Database& db,
                                                 std::string_view table,
@@ -180,7 +178,7 @@ Result<ConflictPage> ConflictRepository::List(const Principal& who,
       "c.loser_site, c.loser_author, c.loser_value FROM conflicts c "
       "WHERE c.id > ?1 AND NOT EXISTS (SELECT 1 FROM conflict_resolutions r "
       "WHERE r.conflict_id = c.id AND r.deleted = 0)";
-  if (!any_site) sql += " AND (" + RowSiteSql() + ") = ?3";
+  if (!any_site) sql += " AND (" + ConflictRowSiteSql() + ") = ?3";
   sql += " ORDER BY c.id LIMIT ?2";
   auto stmt = db_.Prepare(sql);
   if (!stmt) return Fail(stmt.error());

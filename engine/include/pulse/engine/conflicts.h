@@ -92,6 +92,12 @@ struct ConflictPage {
   std::optional<std::string> next_after;
 };
 
+// An SQL expression for the site_id of the row that the conflict aliased
+// `c` (a `conflicts` row) is about, across every mutable table (only they
+// have conflicts); NULL when the row is not stored. Shared with the central
+// admin store, which counts and filters conflicts by site the same way.
+const std::string& ConflictRowSiteSql();
+
 // The patient a row of `table` belongs to: the row itself for patients, its
 // patient_id for recordings, its recording's patient for interpretations.
 // nullopt for any other table, for a row not stored here, and for a stored
