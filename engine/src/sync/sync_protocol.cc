@@ -320,6 +320,35 @@ Status CheckUuidField(std::string_view key, const std::string& value) {
   return OkStatus();
 }
 
+Status CheckChangeCount(std::size_t count, std::size_t max_count) {
+  if (count > max_count) {
+    return Fail(ErrorCode::kOutOfRange,
+                "changes: " + std::to_string(count) +
+                    " entries, more than the limit of " +
+                    std::to_string(max_count));
+  }
+  return OkStatus();
+}
+
+// Element `i` of a body's "changes" array, from its JSON text ("" when it
+// is not an object).
+Result<ChangeEntry> DecodeWireEntry(std::string_view text, std::size_t i) {
+  const std::string path = "changes[" + std::to_string(i) + "]";
+  if (text.empty() || text.front() != '{') {
+    return Fail(ErrorCode::kInvalidArgument, path + ": not an object");
+  }
+  auto entry = DecodeChange(text);
+  if (!entry) {
+    // DecodeChange says kCorruption (bytes at rest); on the wire a bad
+    // entry is the sender's mistake. Newer formats stay kUnsupported.
+    const ErrorCode code = entry.error().code() == ErrorCode::kUnsupported
+                               ? ErrorCode::kUnsupported
+                               : ErrorCode::kInvalidArgument;
+    return Fail(code, path + "." + entry.error().message());
+  }
+  return entry;
+}
+
 Result<std::vector<ChangeEntry>> GetChanges(const Json& obj,
                                             std::size_t max_count) {
   auto it = obj.find("changes");
@@ -329,31 +358,17 @@ Result<std::vector<ChangeEntry>> GetChanges(const Json& obj,
   if (!it->is_array()) {
     return Fail(ErrorCode::kInvalidArgument, "changes: not an array");
   }
-  if (it->size() > max_count) {
-    return Fail(ErrorCode::kOutOfRange,
-                "changes: " + std::to_string(it->size()) +
-                    " entries, more than the limit of " +
-                    std::to_string(max_count));
+  if (Status s = CheckChangeCount(it->size(), max_count); !s) {
+    return Fail(s.error());
   }
   std::vector<ChangeEntry> out;
   out.reserve(it->size());
   std::size_t i = 0;
   for (const Json& element : *it) {
-    const std::string path = "changes[" + std::to_string(i) + "]";
-    if (!element.is_object()) {
-      return Fail(ErrorCode::kInvalidArgument, path + ": not an object");
-    }
-    auto entry = DecodeChange(element.dump());
-    if (!entry) {
-      // DecodeChange says kCorruption (bytes at rest); on the wire a bad
-      // entry is the sender's mistake. Newer formats stay kUnsupported.
-      const ErrorCode code = entry.error().code() == ErrorCode::kUnsupported
-                                 ? ErrorCode::kUnsupported
-                                 : ErrorCode::kInvalidArgument;
-      return Fail(code, path + "." + entry.error().message());
-    }
+    auto entry =
+        DecodeWireEntry(element.is_object() ? element.dump() : std::string(), i++);
+    if (!entry) return Fail(entry.error());
     out.push_back(std::move(*entry));
-    ++i;
   }
   return out;
 }
@@ -362,27 +377,14 @@ Result<std::vector<ChangeEntry>> GetChanges(const ParsedBody& parsed,
                                             std::size_t max_count) {
   if (!parsed.changes) return GetChanges(parsed.root, max_count);
   const std::vector<std::string_view>& elements = *parsed.changes;
-  if (elements.size() > max_count) {
-    return Fail(ErrorCode::kOutOfRange,
-                "changes: " + std::to_string(elements.size()) +
-                    " entries, more than the limit of " +
-                    std::to_string(max_count));
+  if (Status s = CheckChangeCount(elements.size(), max_count); !s) {
+    return Fail(s.error());
   }
   std::vector<ChangeEntry> out;
   out.reserve(elements.size());
   for (std::size_t i = 0; i < elements.size(); ++i) {
-    const std::string path = "changes[" + std::to_string(i) + "]";
-    if (elements[i].empty() || elements[i].front() != '{') {
-      return Fail(ErrorCode::kInvalidArgument, path + ": not an object");
-    }
-    auto entry = DecodeChange(elements[i]);
-    if (!entry) {
-      // As in the DOM path: on the wire a bad entry is the sender's mistake.
-      const ErrorCode code = entry.error().code() == ErrorCode::kUnsupported
-                                 ? ErrorCode::kUnsupported
-                                 : ErrorCode::kInvalidArgument;
-      return Fail(code, path + "." + entry.error().message());
-    }
+    auto entry = DecodeWireEntry(elements[i], i);
+    if (!entry) return Fail(entry.error());
     out.push_back(std::move(*entry));
   }
   return out;
