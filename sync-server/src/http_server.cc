@@ -168,6 +168,13 @@ class HttpSession : public Connection {
       // Peer done, stop requested, or the deadline passed mid-request.
       return derived().DoEof();
     }
+    if (ec == http::error::partial_message) {
+      // The peer closed its side in the middle of a request: the link cut
+      // it, not the client's code. No answer: a 400 would tell the client
+      // its request was malformed (a bug to fix, not to retry), and the
+      // half-closed peer has nothing left to say.
+      return derived().DoEof();
+    }
     if (ec == http::error::body_limit) {
       return SendTransportError(413, "payload-too-large",
                                 "request body exceeds " +

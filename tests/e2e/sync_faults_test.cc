@@ -340,6 +340,15 @@ TEST_F(SyncFaultsTest, RandomFaultRoundsLoseNothingAndDuplicateNothing) {
   for (std::size_t i = 1; i < kFaultKinds; ++i) faults_fired += counts.fired[i];
   EXPECT_GT(faults_fired, static_cast<std::uint64_t>(rounds / 4));
   EXPECT_GT(outcomes["ok"], 0);
+  // Every fault here is the link's, so every failed round must say so: an
+  // I/O error (which the client retries), never "malformed answer"
+  // (corruption) or "bad request" (invalid argument) — a response cut in
+  // its headers or a request cut mid-body used to read as those.
+  for (const auto& [what, n] : outcomes) {
+    EXPECT_TRUE(what == "ok" || what == ErrorCodeName(ErrorCode::kIoError))
+        << n << " rounds ended in " << what << ": "
+        << first_error[what];
+  }
 
   proxy_->SetWeights({1, 0, 0, 0, 0, 0, 0});
   for (InProcessClinic* c : clinics) {

@@ -245,6 +245,29 @@ TEST_F(HttpServerTest, GarbageRequestIs400AndServerKeepsServing) {
       << metrics;
 }
 
+// A request cut by the link (the peer half-closes mid-body) is not a
+// malformed request: no 400, just the end of the connection, so that the
+// client sees a transport error and retries.
+TEST_F(HttpServerTest, ARequestCutMidBodyGetsNoAnswer) {
+  tcp::socket s = Connect();
+  net::write(s, net::buffer(std::string(
+                    "POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\n"
+                    "Content-Length: 100\r\n\r\n{\"batch_id\":")));
+  s.shutdown(tcp::socket::shutdown_send);
+  std::string got;
+  beast::error_code ec;
+  char buf[512];
+  for (;;) {
+    const std::size_t n = s.read_some(net::buffer(buf), ec);
+    got.append(buf, n);
+    if (ec) break;
+  }
+  EXPECT_EQ(ec, net::error::eof) << ec.message();
+  EXPECT_EQ(got, "");
+  EXPECT_TRUE(HealthzOk());
+}
+
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
   tcp::socket s = Connect();
   auto res = RawExchange(s, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +

@@ -168,6 +168,11 @@ struct Sink {
   HttpResponse* response;
   std::size_t limit;
   bool overflow = false;
+  // The blank line that ends the (last) header block arrived. libcurl
+  // reports a connection closed after the status line but inside the
+  // headers as a complete response with an empty body (curl 7.88), which
+  // a decoder would then call malformed: a cut link, not a bad server.
+  bool headers_complete = false;
 };
 
 extern "C" std::size_t WriteBody(char* data, std::size_t size,
@@ -193,6 +198,11 @@ extern "C" std::size_t WriteHeader(char* data, std::size_t size,
   if (line.rfind("HTTP/", 0) == 0) {
     // A new status line (after 100 Continue): forget earlier headers.
     sink->response->headers.clear();
+    sink->headers_complete = false;
+    return n;
+  }
+  if (line.empty()) {
+    sink->headers_complete = true;
     return n;
   }
   const std::size_t colon = line.find(':');
@@ -310,6 +320,13 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
                 impl_->host + ": " + method + " " +
                     request.target.substr(0, request.target.find('?')) +
                     " failed: " + what);
+  }
+  if (!sink.headers_complete) {
+    return Fail(ErrorCode::kIoError,
+                impl_->host + ": " + method + " " +
+                    request.target.substr(0, request.target.find('?')) +
+                    " failed: the connection closed inside the response "
+                    "headers");
   }
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
